@@ -43,6 +43,9 @@ class Envelope(Frozen):
         default=None, description="event_id of the event that caused this one."
     )
     producer: Producer
+    attempt: int = Field(
+        default=0, ge=0, description="Run of the job this event belongs to; a retry increments it."
+    )
 
 
 class Transformation(Frozen):
@@ -81,21 +84,18 @@ class JobSubmitted(Envelope):
     first_stage: StageName = Field(
         default=StageName.OMR, description="Stage the job starts at (render-only jobs: 'render')."
     )
-    attempt: int = Field(default=0, ge=0)
 
 
 class StageStarted(Envelope):
     event_type: Literal["StageStarted"] = "StageStarted"
     stage: StageName
     input_artifact_id: uuid.UUID
-    attempt: int = Field(default=0, ge=0)
 
 
 class StageFailed(Envelope):
     event_type: Literal["StageFailed"] = "StageFailed"
     stage: StageName | None = Field(default=None, description="None when the input was unreadable.")
     input_artifact_id: uuid.UUID | None = None
-    attempt: int = Field(default=0, ge=0)
     error_kind: Literal["bad_input", "transient_exhausted", "internal"]
     reason: str
 
