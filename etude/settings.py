@@ -27,6 +27,11 @@ class Settings(BaseSettings):
 
     # S3 (SeaweedFS locally, MinIO/AWS in production)
     s3_endpoint: str = "http://127.0.0.1:18333"
+    s3_local_port_base: int = Field(
+        default=18340,
+        description="Local SeaweedFS only: its 9 internal ports (master, volume, filer, gRPC,"
+        " admin) are base..base+8, moved off weed's fixed defaults (9333, 8888, ...).",
+    )
     s3_region: str = "us-east-1"
     s3_access_key: str = "etude"
     s3_secret_key: SecretStr = SecretStr("etude-local-secret")
@@ -45,6 +50,9 @@ class Settings(BaseSettings):
     local_services: str = Field(
         default="s3,kafka,postgres,redis",
         description="Comma-separated servers the local stack runs; drop one to use an external.",
+    )
+    stack_ready_timeout_s: float = Field(
+        default=30.0, description="How long `etude stack up` waits for each server to be ready."
     )
 
     # Stage runtime
