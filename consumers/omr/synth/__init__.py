@@ -1,0 +1,1 @@
+"""Synthetic training pages: music21 corpus → verovio SVG → raster + pixel-exact label maps."""

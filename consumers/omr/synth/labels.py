@@ -1,0 +1,35 @@
+"""Label classes shared by the synthetic generator, the network and the recogniser.
+
+oemer runs two networks whose outputs its later stages read:
+  * ``unet_big``: 0 background, 1 staff lines, 2 every other symbol;
+  * ``seg_net``: 0 background, 1 stems + rests + barlines, 2 noteheads (hollow heads filled),
+    3 clefs + key signatures + accidentals.
+We store both in one uint8 map, ``staff3 | (seg4 << 2)``, so one array travels per page.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+# Leaf classes assigned to each drawn SVG element (see render.classify_leaf).
+BACKGROUND: Final = 0
+STAFF_LINE: Final = 1
+STEM_REST_BAR: Final = 2
+NOTEHEAD: Final = 3
+CLEF_KEY_ACCID: Final = 4
+OTHER: Final = 5
+LEAF_CLASSES: Final = (STAFF_LINE, STEM_REST_BAR, NOTEHEAD, CLEF_KEY_ACCID, OTHER)
+
+STAFF3_NAMES: Final = ("background", "staff", "symbols")
+SEG4_NAMES: Final = ("background", "stems_rests_barlines", "noteheads", "clefs_keys_accidentals")
+
+
+def pack(staff3: NDArray[np.uint8], seg4: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    return (staff3 | (seg4 << 2)).astype(np.uint8)
+
+
+def unpack(label: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    return (label & 3).astype(np.uint8), (label >> 2).astype(np.uint8)

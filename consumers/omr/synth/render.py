@@ -1,0 +1,215 @@
+"""Engrave with verovio, rasterize with resvg, and derive pixel-exact label maps.
+
+The labels come from the very SVG that gives the image: each drawn leaf element is assigned a
+class from the verovio groups around it (``g.staff > path`` are staff lines, ``g.stem``,
+``g.notehead``, ``g.clef`` ...), then the SVG is rendered once per class with every other leaf
+hidden. Same renderer, same geometry, so the label is where the ink is, to the pixel.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import resvg_py
+import verovio
+from numpy.typing import NDArray
+from PIL import Image
+from scipy import ndimage
+
+from consumers.omr.synth import labels as L
+
+SVG_NS: Final = "http://www.w3.org/2000/svg"
+XLINK_NS: Final = "http://www.w3.org/1999/xlink"
+ET.register_namespace("", SVG_NS)
+ET.register_namespace("xlink", XLINK_NS)
+
+FONTS: Final = ("Leipzig", "Bravura", "Gootville", "Leland", "Petaluma")
+_LEAF_TAGS: Final = frozenset(
+    f"{{{SVG_NS}}}{t}"
+    for t in ("path", "use", "rect", "polygon", "polyline", "ellipse", "circle", "line", "text")
+)
+# oemer's seg_net classes, by verovio group class (first match walking up from the leaf wins,
+# so a notehead inside a chord inside a beam is a notehead).
+_GROUP_CLASS: Final = {
+    "notehead": L.NOTEHEAD,
+    "stem": L.STEM_REST_BAR,
+    "rest": L.STEM_REST_BAR,
+    "mRest": L.STEM_REST_BAR,
+    "barLine": L.STEM_REST_BAR,
+    "clef": L.CLEF_KEY_ACCID,
+    "keySig": L.CLEF_KEY_ACCID,
+    "keyAccid": L.CLEF_KEY_ACCID,
+    "accid": L.CLEF_KEY_ACCID,
+    # Flags, dots, beams and ledger lines are symbols for unet_big but none of seg_net's
+    # classes, exactly as in oemer's DeepScores label map.
+    "flag": L.OTHER,
+    "dots": L.OTHER,
+    "beam": L.OTHER,
+    "ledgerLines": L.OTHER,
+}
+# oemer resizes every page to about this many pixels before its networks and later stages.
+OEMER_PIXELS: Final = 3_675_000
+INK_THRESHOLD: Final = 160  # grey level under which an anti-aliased pixel counts as ink
+
+
+@dataclass(frozen=True)
+class EngraveOptions:
+    font: str = "Leipzig"
+    page_width: int = 2100  # verovio units: tenths of a millimetre at scale 100
+    page_height: int = 2970
+    scale: int = 100
+    spacing_staff: int = 8
+    spacing_system: int = 12
+    spacing_linear: float = 0.25
+    spacing_non_linear: float = 0.6
+    margin: int = 100
+    staff_line_width: float = 0.15
+    stem_width: float = 0.2
+    header: bool = True
+
+    def to_verovio(self) -> dict[str, Any]:
+        return {
+            "font": self.font,
+            "pageWidth": self.page_width,
+            "pageHeight": self.page_height,
+            "scale": self.scale,
+            "adjustPageHeight": False,
+            "spacingStaff": self.spacing_staff,
+            "spacingSystem": self.spacing_system,
+            "spacingLinear": self.spacing_linear,
+            "spacingNonLinear": self.spacing_non_linear,
+            "pageMarginLeft": self.margin,
+            "pageMarginRight": self.margin,
+            "pageMarginTop": self.margin,
+            "pageMarginBottom": self.margin,
+            "staffLineWidth": self.staff_line_width,
+            "stemWidth": self.stem_width,
+            "header": "auto" if self.header else "none",
+            "footer": "none",
+            "breaks": "auto",
+            "svgViewBox": False,
+        }
+
+
+def random_options(rng: random.Random) -> EngraveOptions:
+    """Engraving variety: fonts, paper sizes, music size and spacing as printed scores vary."""
+    width, height = rng.choice([(2100, 2970), (2159, 2794), (2300, 3050), (2000, 2800)])
+    return EngraveOptions(
+        font=rng.choice(FONTS),
+        page_width=width,
+        page_height=height,
+        scale=rng.choice([55, 60, 65, 70, 75, 80, 85, 90, 95, 100, 110]),
+        spacing_staff=rng.randint(4, 14),
+        spacing_system=rng.randint(4, 18),
+        spacing_linear=rng.uniform(0.15, 0.35),
+        spacing_non_linear=rng.uniform(0.5, 0.7),
+        margin=rng.randint(50, 200),
+        staff_line_width=rng.uniform(0.1, 0.3),
+        stem_width=rng.uniform(0.15, 0.35),
+        header=rng.random() < 0.7,
+    )
+
+
+def engrave(source: str | bytes, options: EngraveOptions, *, is_path: bool = False) -> list[str]:
+    """All pages of a piece as SVG strings (empty when verovio cannot read it)."""
+    # verovio warns on stderr about every awkward beam; they are layout notes, not errors.
+    verovio.enableLog(verovio.LOG_OFF)
+    tk = verovio.toolkit()
+    tk.setOptions(options.to_verovio())
+    if is_path:
+        ok = tk.loadFile(str(source))
+    elif isinstance(source, bytes):
+        ok = tk.loadZipDataBuffer(source) if source[:2] == b"PK" else tk.loadData(source.decode())
+    else:
+        ok = tk.loadData(source)
+    if not ok:
+        return []
+    return [tk.renderToSVG(i) for i in range(1, tk.getPageCount() + 1)]
+
+
+def target_size(svg_w: float, svg_h: float, pixels: int = OEMER_PIXELS) -> tuple[int, int]:
+    ratio = float(np.sqrt(pixels / (svg_w * svg_h)))
+    return round(svg_w * ratio), round(svg_h * ratio)
+
+
+def _svg_size(root: ET.Element) -> tuple[float, float]:
+    return float(root.attrib["width"].rstrip("px")), float(root.attrib["height"].rstrip("px"))
+
+
+def classify_leaf(ancestors: list[set[str]], tag: str) -> int:
+    """Class of one drawn element from the verovio classes of its ancestors (innermost first)."""
+    for classes in ancestors:
+        for name in classes:
+            if name in _GROUP_CLASS:
+                return _GROUP_CLASS[name]
+    # Staff lines are the bare paths drawn directly in a staff group.
+    if ancestors and "staff" in ancestors[0] and tag == f"{{{SVG_NS}}}path":
+        return L.STAFF_LINE
+    return L.OTHER
+
+
+def _leaves(root: ET.Element) -> list[tuple[ET.Element, int]]:
+    out: list[tuple[ET.Element, int]] = []
+
+    def walk(node: ET.Element, ancestors: list[set[str]]) -> None:
+        for child in node:
+            if child.tag == f"{{{SVG_NS}}}defs":
+                continue  # glyph definitions are drawn only through <use>
+            if child.tag in _LEAF_TAGS:
+                out.append((child, classify_leaf(ancestors, child.tag)))
+                continue
+            classes = set(child.attrib.get("class", "").split())
+            walk(child, [classes, *ancestors])
+
+    walk(root, [])
+    return out
+
+
+def _rasterize(svg: str, width: int, height: int) -> NDArray[np.uint8]:
+    png = resvg_py.svg_to_bytes(svg_string=svg, width=width, height=height, background="#ffffff")
+    with Image.open(io.BytesIO(bytes(png))) as im:
+        return np.asarray(im.convert("L"), dtype=np.uint8)
+
+
+def rasterize_svg(svg: str, width: int, height: int) -> NDArray[np.uint8]:
+    return _rasterize(svg, width, height)
+
+
+def render_page(
+    svg: str, pixels: int = OEMER_PIXELS, size: tuple[int, int] | None = None
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    """(grey image, packed label) of one SVG page, at about `pixels` pixels or at `size`."""
+    root = ET.fromstring(svg)
+    width, height = size or target_size(*_svg_size(root), pixels=pixels)
+    image = _rasterize(svg, width, height)
+    leaves = _leaves(root)
+    masks: dict[int, NDArray[np.bool_]] = {}
+    for cls in L.LEAF_CLASSES:
+        if not any(c == cls for _, c in leaves):
+            masks[cls] = np.zeros(image.shape, dtype=bool)
+            continue
+        for el, c in leaves:
+            if c == cls:
+                el.attrib.pop("visibility", None)
+            else:
+                el.set("visibility", "hidden")
+        masks[cls] = _rasterize(ET.tostring(root, encoding="unicode"), width, height) < (
+            INK_THRESHOLD
+        )
+    ink = image < INK_THRESHOLD
+    # Hollow (half, whole) noteheads are drawn solid in oemer's labels.
+    heads = ndimage.binary_fill_holes(masks[L.NOTEHEAD])
+    symbols = masks[L.STEM_REST_BAR] | heads | masks[L.CLEF_KEY_ACCID] | masks[L.OTHER]
+    staff3 = np.zeros(image.shape, dtype=np.uint8)
+    staff3[masks[L.STAFF_LINE] & ink] = 1
+    staff3[symbols & (ink | heads)] = 2  # a symbol crossing a line wins the shared pixels
+    seg4 = np.zeros(image.shape, dtype=np.uint8)
+    seg4[masks[L.STEM_REST_BAR] & ink] = 1
+    seg4[masks[L.CLEF_KEY_ACCID] & ink] = 3
+    seg4[heads] = 2
+    return image, L.pack(staff3, seg4)
