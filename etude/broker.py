@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from aiokafka.errors import KafkaError
@@ -27,6 +28,11 @@ def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
         enable_idempotence=False,
         request_timeout_ms=30_000,
         graceful_timeout=30.0,
+        # Through the root logger, so FastStream's lines are JSON too. Its per-message
+        # "Received/Processed" lines go to DEBUG: the stage logs each message itself, with
+        # job_id and correlation_id bound.
+        logger=logging.getLogger("etude.faststream"),
+        log_level=logging.DEBUG,
     )
 
 
