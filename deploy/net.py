@@ -74,17 +74,17 @@ def who_listens(port: int) -> str:
 
 
 def check_ports_free(service: str, ports: dict[str, HostPort]) -> None:
-    """Raise a clear error naming every taken port before anything is started."""
-    taken = [
-        f"{label} {hp} is used by {who_listens(hp.port)}"
-        for label, hp in ports.items()
-        if not port_is_free(hp.host, hp.port)
-    ]
-    if taken:
+    """Raise one clear error naming every taken port (and who holds it) before starting."""
+    holders: dict[str, list[str]] = {}
+    for label, hp in ports.items():
+        if not port_is_free(hp.host, hp.port):
+            holders.setdefault(who_listens(hp.port), []).append(f"{hp.port} ({label})")
+    if holders:
+        taken = "; ".join(f"{', '.join(p)} used by {who}" for who, p in holders.items())
         raise PortInUseError(
-            f"cannot start {service}: "
-            + "; ".join(taken)
-            + ". Stop that process or move the port in the ETUDE_* settings."
+            f"cannot start {service}: port {taken}. Stop that process, or move the ports with "
+            "the ETUDE_* settings (kafka_bootstrap, s3_endpoint, s3_local_port_base, "
+            "database_url, redis_url)."
         )
 
 

