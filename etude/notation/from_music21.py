@@ -31,6 +31,7 @@ SOURCE_FINGERING_MODEL: Final = "source-editorial"
 _HANDS: Final[dict[int, Literal["right", "left"]]] = {1: "right", 2: "left"}
 _TIE_TYPES: Final = frozenset({"start", "stop", "continue"})
 _FINGER_TEXT: Final = re.compile(r"^\s*([1-5])")
+_FILE_NAME: Final = re.compile(r"\.(mxl|xml|musicxml|krn|mid|midi|abc|mei|ly)$", re.IGNORECASE)
 
 ProvenanceArg = Provenance | Mapping[int, Provenance] | None
 
@@ -123,7 +124,10 @@ def _meta(score: stream.Score) -> ScoreMeta:
     md = score.metadata
     if md is None:
         return ScoreMeta()
-    title = md.title or md.movementName
+    title = md.title
+    if not title and md.movementName and not _FILE_NAME.search(str(md.movementName)):
+        # music21 puts the file name in movementName when the source has no title.
+        title = md.movementName
     composer = md.composer
     return ScoreMeta(
         title=str(title) if title else None, composer=str(composer) if composer else None

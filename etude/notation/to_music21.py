@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final
@@ -28,9 +28,13 @@ from schemas.ir import KeySignature, Measure, NoteV1, NoteV2, ScoreIRV1, ScoreIR
 
 PART_ID: Final = "P1"
 _STAFF_IDS: Final = {1: "P1-Staff1", 2: "P1-Staff2"}
-# Median MIDI pitch beyond which a staff reads better in the other clef.
-_RH_BASS_BELOW: Final = 55  # G3
-_LH_TREBLE_ABOVE: Final = 67  # G4
+# Median MIDI pitch of a bar beyond which the staff reads better in the other clef; the gap
+# between the two keeps the clef from flapping from bar to bar.
+_TO_BASS_BELOW: Final = 55  # G3: two ledger lines below the treble staff
+_TO_TREBLE_ABOVE: Final = 66  # F#4: above the bass staff's top ledger lines
+# Rest values a gap is cut into, each aligned on a multiple of itself (beat-aware rests).
+_CLEFS: Final[dict[str, Callable[[], clef.Clef]]] = {"G": clef.TrebleClef, "F": clef.BassClef}
+_REST_VALUES: Final = tuple(Fraction(4, 2**k) for k in range(8))
 
 
 @dataclass(slots=True)
@@ -72,17 +76,20 @@ def ir_to_music21(ir: ScoreIRV1 | ScoreIRV2) -> stream.Score:
             piano.partId = PART_ID
             piano.instrumentId = f"{PART_ID}-I1"
             part.insert(0, piano)
-        staff_notes = [n for n in ir.notes if n.staff == staff]
+        clefs = _clefs(staff, ir.measures, [n for n in ir.notes if n.staff == staff])
+        previous_clef: str | None = None
         for m_ir in ir.measures:
+            clef_sign = clefs[m_ir.number]
             m = _measure(
                 m_ir,
                 notes_by_cell.get((staff, m_ir.number), []),
                 first=m_ir is ir.measures[0],
-                clef_obj=_clef_for(staff, staff_notes),
+                clef_obj=None if clef_sign == previous_clef else _CLEFS[clef_sign](),
                 key_sigs=ir.key_signatures,
                 time_sigs=time_sigs,
             )
             part.insert(m_ir.onset, m)
+            previous_clef = clef_sign
         part.makeAccidentals(inPlace=True)
         staves.append(part)
 
@@ -105,15 +112,31 @@ def _time_signatures(ir: ScoreIRV1 | ScoreIRV2) -> tuple[TimeSignature, ...]:
     return (TimeSignature(measure=1, numerator=max(numerator, 1), denominator=denominator),)
 
 
-def _clef_for(staff: int, notes: Sequence[NoteV1]) -> clef.Clef:
-    median = statistics.median(n.midi for n in notes) if notes else None
-    if staff == 1:
-        return (
-            clef.BassClef() if median is not None and median < _RH_BASS_BELOW else clef.TrebleClef()
-        )
-    return (
-        clef.TrebleClef() if median is not None and median > _LH_TREBLE_ABOVE else clef.BassClef()
-    )
+def _clefs(staff: int, measures: Sequence[Measure], notes: Sequence[NoteV1]) -> dict[int, str]:
+    """Clef per measure for one staff: "G" or "F", changing only where the music moves well
+    into the other clef's range (the IR does not carry the source's clefs)."""
+    by_measure: dict[int, list[int]] = defaultdict(list)
+    for n in notes:
+        by_measure[n.measure].append(n.midi)
+    current = "G" if staff == 1 else "F"
+    first = next((by_measure[m.number] for m in measures if by_measure.get(m.number)), None)
+    if first is not None:
+        current = _clef_step(current, statistics.median(first))
+    result: dict[int, str] = {}
+    for m in measures:
+        pitches = by_measure.get(m.number)
+        if pitches:
+            current = _clef_step(current, statistics.median(pitches))
+        result[m.number] = current
+    return result
+
+
+def _clef_step(current: str, median: float) -> str:
+    if current == "G" and median < _TO_BASS_BELOW:
+        return "F"
+    if current == "F" and median > _TO_TREBLE_ABOVE:
+        return "G"
+    return current
 
 
 def _bar_length(number: int, time_sigs: Iterable[TimeSignature]) -> Fraction | None:
@@ -129,12 +152,12 @@ def _measure(
     notes: Sequence[NoteV1],
     *,
     first: bool,
-    clef_obj: clef.Clef,
+    clef_obj: clef.Clef | None,
     key_sigs: Sequence[KeySignature],
     time_sigs: Sequence[TimeSignature],
 ) -> stream.Measure:
     m = stream.Measure(number=m_ir.number)
-    if first:
+    if clef_obj is not None:
         m.insert(0, clef_obj)
     for ks in key_sigs:
         if ks.measure == m_ir.number or (first and ks.measure < m_ir.number):
@@ -230,12 +253,22 @@ def _fill(
 ) -> None:
     cursor = Fraction(0)
     for event in events:
-        if event.onset > cursor:
-            container.insert(cursor, note.Rest(quarterLength=event.onset - cursor))
+        _rests(container, cursor, event.onset)
         container.insert(event.onset, _element(event))
         cursor = max(cursor, event.end)
-    if cursor < length:
-        container.insert(cursor, note.Rest(quarterLength=length - cursor))
+    _rests(container, cursor, length)
+
+
+def _rests(container: stream.Stream[note.GeneralNote], start: Fraction, end: Fraction) -> None:
+    """Fill [start, end) with rests that start on multiples of their own value, as engravers
+    do (an eighth then a quarter after an off-beat, not one dotted quarter)."""
+    cursor = start
+    while cursor < end:
+        value = next(
+            (v for v in _REST_VALUES if cursor % v == 0 and cursor + v <= end), end - cursor
+        )
+        container.insert(cursor, note.Rest(quarterLength=value))
+        cursor += value
 
 
 def _element(event: _Event) -> note.NotRest:
