@@ -54,7 +54,7 @@ class Job(Base):
 
     job_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     state: Mapped[str] = mapped_column(String(32))
-    owner: Mapped[str | None] = mapped_column(String(200))
+    owner: Mapped[str | None] = mapped_column(Text)
     filename: Mapped[str | None] = mapped_column(Text)
     first_stage: Mapped[str | None] = mapped_column(String(32))
     # JobFacts as JSON (ledger.state_machine): the state is derived from it.
@@ -81,16 +81,16 @@ class Artifact(Base):
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.job_id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32))
     artifact_schema_version: Mapped[int | None] = mapped_column(Integer)
-    bucket: Mapped[str] = mapped_column(String(255))
+    bucket: Mapped[str] = mapped_column(Text)
     key: Mapped[str] = mapped_column(Text)
     version_id: Mapped[str | None] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
-    media_type: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(Text)
     page: Mapped[int | None] = mapped_column(Integer)
     page_count: Mapped[int | None] = mapped_column(Integer)
-    transformation_type: Mapped[str] = mapped_column(String(64))
-    transformation_version: Mapped[str] = mapped_column(String(64))
+    transformation_type: Mapped[str] = mapped_column(Text)
+    transformation_version: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     # The earliest ArtifactCreated that announced it (a redelivery may announce it again).
     event_id: Mapped[uuid.UUID]
@@ -109,8 +109,8 @@ class ArtifactLineage(Base):
     source_artifact_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     derived_artifact_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     job_id: Mapped[uuid.UUID]
-    transformation_type: Mapped[str] = mapped_column(String(64))
-    transformation_version: Mapped[str] = mapped_column(String(64))
+    transformation_type: Mapped[str] = mapped_column(Text)
+    transformation_version: Mapped[str] = mapped_column(Text)
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
 
@@ -132,9 +132,9 @@ class TransformationRun(Base):
     attempt: Mapped[int | None] = mapped_column(Integer)
     input_artifact_id: Mapped[uuid.UUID | None]
     output_artifact_id: Mapped[uuid.UUID | None]
-    transformation_type: Mapped[str | None] = mapped_column(String(64))
-    transformation_version: Mapped[str | None] = mapped_column(String(64))
-    error_kind: Mapped[str | None] = mapped_column(String(32))
+    transformation_type: Mapped[str | None] = mapped_column(Text)
+    transformation_version: Mapped[str | None] = mapped_column(Text)
+    error_kind: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime]
 
@@ -151,10 +151,10 @@ class ProcessedEvent(Base):
     __tablename__ = "processed_events"
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    topic: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(Text)
     partition: Mapped[int] = mapped_column(Integer)
     offset: Mapped[int] = mapped_column(BigInteger)
-    event_type: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(Text)
     job_id: Mapped[uuid.UUID | None]
     processed_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -171,16 +171,16 @@ class DeadLetterRow(Base):
 
     dead_letter_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     occurred_at: Mapped[datetime | None]
-    consumer: Mapped[str] = mapped_column(String(255))
-    source_topic: Mapped[str] = mapped_column(String(255))
+    consumer: Mapped[str] = mapped_column(Text)
+    source_topic: Mapped[str] = mapped_column(Text)
     source_partition: Mapped[int | None] = mapped_column(Integer)
     source_offset: Mapped[int | None] = mapped_column(BigInteger)
     job_id: Mapped[uuid.UUID | None]
-    error_kind: Mapped[str] = mapped_column(String(64))
+    error_kind: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     payload: Mapped[str] = mapped_column(Text)
     # Where the record itself was read (the dlq topic, or the topic of an undecodable message).
-    topic: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(Text)
     partition: Mapped[int] = mapped_column(Integer)
     offset: Mapped[int] = mapped_column(BigInteger)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -59,6 +59,9 @@ class BatchResult:
     malformed: int  # new records that could not be decoded
     dead_letters: int  # new etude.dlq records
     jobs: int  # jobs whose row was written
+
+    def __add__(self, other: BatchResult) -> BatchResult:
+        return BatchResult(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 async def apply_batch(engine: AsyncEngine, records: Sequence[RawRecord]) -> BatchResult:
@@ -185,3 +188,20 @@ async def _upsert_earliest(
 async def _insert_new(conn: AsyncConnection, table: Table, new_rows: list[rows.Row]) -> None:
     if new_rows:
         await conn.execute(pg_insert(table).on_conflict_do_nothing(), new_rows)
+
+
+async def record_unprojectable(engine: AsyncEngine, record: RawRecord, reason: str) -> None:
+    """Track a record the database refused (e.g. a value it cannot store) as a dead letter.
+
+    Used when one record makes its whole batch fail with a data error: the batch is retried
+    record by record and the refused one is kept here instead of blocking the ledger forever.
+    """
+    item = Malformed(record, f"ledger could not project it: {reason}", _job_id_of(record))
+    async with engine.begin() as conn:
+        await _track(conn, [item])
+        await _insert_new(conn, DEAD_LETTERS, [rows.dead_letter_row(item)])
+
+
+def _job_id_of(record: RawRecord) -> uuid.UUID | None:
+    decoded = decode_record(record)
+    return decoded.event.job_id if isinstance(decoded, DecodedEvent) else None

@@ -36,9 +36,14 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+# Serialises concurrent upgrades (the stack and a ledger process starting together).
+_ADVISORY_LOCK_KEY = 0x45545544  # "ETUD"
+
+
 def _run_sync(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata)
     with context.begin_transaction():
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK_KEY})")
         context.run_migrations()
 
 

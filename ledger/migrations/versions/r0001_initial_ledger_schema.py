@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 04:34:25.402076
+Create Date: 2026-11-25 04:37:41.590517
 """
 
 from collections.abc import Sequence
@@ -23,8 +23,8 @@ def upgrade() -> None:
         sa.Column("source_artifact_id", sa.Uuid(), nullable=False),
         sa.Column("derived_artifact_id", sa.Uuid(), nullable=False),
         sa.Column("job_id", sa.Uuid(), nullable=False),
-        sa.Column("transformation_type", sa.String(length=64), nullable=False),
-        sa.Column("transformation_version", sa.String(length=64), nullable=False),
+        sa.Column("transformation_type", sa.Text(), nullable=False),
+        sa.Column("transformation_version", sa.Text(), nullable=False),
         sa.Column("parameters", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint(
@@ -42,15 +42,15 @@ def upgrade() -> None:
         "dead_letters",
         sa.Column("dead_letter_id", sa.Uuid(), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("consumer", sa.String(length=255), nullable=False),
-        sa.Column("source_topic", sa.String(length=255), nullable=False),
+        sa.Column("consumer", sa.Text(), nullable=False),
+        sa.Column("source_topic", sa.Text(), nullable=False),
         sa.Column("source_partition", sa.Integer(), nullable=True),
         sa.Column("source_offset", sa.BigInteger(), nullable=True),
         sa.Column("job_id", sa.Uuid(), nullable=True),
-        sa.Column("error_kind", sa.String(length=64), nullable=False),
+        sa.Column("error_kind", sa.Text(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
-        sa.Column("topic", sa.String(length=255), nullable=False),
+        sa.Column("topic", sa.Text(), nullable=False),
         sa.Column("partition", sa.Integer(), nullable=False),
         sa.Column("offset", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("dead_letter_id", name=op.f("pk_dead_letters")),
@@ -60,7 +60,7 @@ def upgrade() -> None:
         "jobs",
         sa.Column("job_id", sa.Uuid(), nullable=False),
         sa.Column("state", sa.String(length=32), nullable=False),
-        sa.Column("owner", sa.String(length=200), nullable=True),
+        sa.Column("owner", sa.Text(), nullable=True),
         sa.Column("filename", sa.Text(), nullable=True),
         sa.Column("first_stage", sa.String(length=32), nullable=True),
         sa.Column("facts", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
@@ -82,10 +82,10 @@ def upgrade() -> None:
     op.create_table(
         "processed_events",
         sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("topic", sa.String(length=255), nullable=False),
+        sa.Column("topic", sa.Text(), nullable=False),
         sa.Column("partition", sa.Integer(), nullable=False),
         sa.Column("offset", sa.BigInteger(), nullable=False),
-        sa.Column("event_type", sa.String(length=64), nullable=False),
+        sa.Column("event_type", sa.Text(), nullable=False),
         sa.Column("job_id", sa.Uuid(), nullable=True),
         sa.Column(
             "processed_at",
@@ -108,16 +108,16 @@ def upgrade() -> None:
         sa.Column("job_id", sa.Uuid(), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("artifact_schema_version", sa.Integer(), nullable=True),
-        sa.Column("bucket", sa.String(length=255), nullable=False),
+        sa.Column("bucket", sa.Text(), nullable=False),
         sa.Column("key", sa.Text(), nullable=False),
         sa.Column("version_id", sa.Text(), nullable=True),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
-        sa.Column("media_type", sa.String(length=255), nullable=False),
+        sa.Column("media_type", sa.Text(), nullable=False),
         sa.Column("page", sa.Integer(), nullable=True),
         sa.Column("page_count", sa.Integer(), nullable=True),
-        sa.Column("transformation_type", sa.String(length=64), nullable=False),
-        sa.Column("transformation_version", sa.String(length=64), nullable=False),
+        sa.Column("transformation_type", sa.Text(), nullable=False),
+        sa.Column("transformation_version", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -136,9 +136,9 @@ def upgrade() -> None:
         sa.Column("attempt", sa.Integer(), nullable=True),
         sa.Column("input_artifact_id", sa.Uuid(), nullable=True),
         sa.Column("output_artifact_id", sa.Uuid(), nullable=True),
-        sa.Column("transformation_type", sa.String(length=64), nullable=True),
-        sa.Column("transformation_version", sa.String(length=64), nullable=True),
-        sa.Column("error_kind", sa.String(length=32), nullable=True),
+        sa.Column("transformation_type", sa.Text(), nullable=True),
+        sa.Column("transformation_version", sa.Text(), nullable=True),
+        sa.Column("error_kind", sa.Text(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
