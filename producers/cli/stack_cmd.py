@@ -31,7 +31,7 @@ def _stack() -> LocalStack:
 def _table(statuses: list[ServiceStatus]) -> Table:
     table = Table(title="Étude local stack")
     for column in ("service", "mode", "pid", "address", "ready", "ready in"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for s in statuses:
         table.add_row(
             s.name,

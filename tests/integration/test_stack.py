@@ -11,6 +11,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from deploy.services.postgres import parse_database_url
 from deploy.services.s3 import s3_client
@@ -91,6 +93,19 @@ async def test_every_topic_exists_with_configured_partitions(stack: Settings) ->
             assert len(consumer.partitions_for_topic(topic) or ()) == stack.kafka_topic_partitions
     finally:
         await consumer.stop()
+
+
+async def test_topics_keep_their_history(stack: Settings) -> None:
+    """retention.ms=-1 was accepted and stored by the broker."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, STAGE)])
+        [(error_code, _msg, _type, _name, entries)] = response.resources
+        assert error_code == 0
+        assert ("retention.ms", "-1") in {(e[0], e[1]) for e in entries}
+    finally:
+        await admin.close()
 
 
 async def test_produce_consume_round_trip(stack: Settings) -> None:
