@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from etude.logging import get_logger
@@ -48,6 +48,13 @@ def next_offsets(records: Sequence[RawRecord]) -> dict[TopicPartition, int]:
     return offsets
 
 
+def refused_data(exc: DBAPIError) -> bool:
+    """Whether Postgres refused the data itself (SQLSTATE class 22 data exception or 23
+    integrity violation): retrying cannot help, unlike a lost connection or a missing table."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(code, str) and code[:2] in ("22", "23")
+
+
 class BatchProjector:
     """Projects batches, retrying database outages and isolating records it refuses."""
 
@@ -59,13 +66,19 @@ class BatchProjector:
     async def project(self, records: Sequence[RawRecord]) -> BatchResult | None:
         """Project the batch; None if asked to stop before it could be written."""
         delay = self.settings.retry_initial_s
+        one_by_one = False
         while True:
             try:
+                if one_by_one:
+                    return await self._one_by_one(records)
                 return await apply_batch(self.engine, records)
-            except (DataError, IntegrityError) as exc:
-                log.warning("ledger.batch_refused", records=len(records), error=_short(exc))
-                return await self._one_by_one(records)
-            except (DBAPIError, OSError) as exc:
+            except DBAPIError as exc:
+                if refused_data(exc) and not one_by_one:
+                    log.warning("ledger.batch_refused", records=len(records), error=_short(exc))
+                    one_by_one = True  # find the record(s) it refuses
+                    continue
+                log.error("ledger.db_error", error=_short(exc), retry_in_s=delay)
+            except OSError as exc:
                 log.error("ledger.db_unavailable", error=_short(exc), retry_in_s=delay)
             if await _wait(self.stop, delay):
                 return None
@@ -76,7 +89,9 @@ class BatchProjector:
         for record in records:
             try:
                 r = await apply_batch(self.engine, [record])
-            except (DataError, IntegrityError) as exc:
+            except DBAPIError as exc:
+                if not refused_data(exc):
+                    raise
                 log.error(
                     "ledger.record_refused",
                     topic=record.topic,
