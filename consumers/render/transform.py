@@ -8,9 +8,12 @@ its SVG element ids from a seed. Both are pinned below.
 
 from __future__ import annotations
 
+import os
 import threading
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import Final
 
 import verovio
@@ -31,6 +34,7 @@ MUSICXML_DOCTYPE: Final = (
 )
 SOFTWARE: Final = f"Étude render {RENDER_TRANSFORM_VERSION}"
 _XML_ID_SEED: Final = 1
+_VEROVIO_RESOURCES: Final = str(files("verovio") / "data")
 
 
 class RenderOptions(BaseModel):
@@ -146,38 +150,59 @@ def midi_bytes(score: stream.Score) -> bytes:
 
 
 class _Engraver:
-    """One verovio toolkit for the process. verovio is not thread-safe, so calls are
-    serialised; its id generator is re-seeded before every load so that SVG ids depend only
-    on the input."""
+    """One verovio toolkit for the process, owned by one worker thread.
+
+    Measured with verovio 6.4.1: its font resources and its xml:id generator are per thread.
+    A toolkit created on a thread other than the importing one cannot find its fonts unless
+    that thread sets the resource path, and a toolkit used from another thread writes
+    different ids on every call. So every call runs on the same dedicated thread, which also
+    serialises them (the toolkit is not thread-safe), and the id generator is re-seeded
+    before every load so that SVG ids depend only on the input."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
         self._toolkit: verovio.toolkit | None = None
+
+    def reset(self) -> None:
+        """Forget the worker (after fork the child has no thread behind the executor)."""
+        self._lock = threading.Lock()
+        self._executor = None
+        self._toolkit = None
 
     def pages(self, musicxml: bytes, options: RenderOptions) -> tuple[bytes, ...]:
         with self._lock:
-            if self._toolkit is None:
-                self._toolkit = verovio.toolkit()
-            tk = self._toolkit
-            tk.setOptions(
-                {
-                    "xmlIdSeed": _XML_ID_SEED,
-                    "pageWidth": options.page_width,
-                    "pageHeight": options.page_height,
-                    "scale": options.scale,
-                    "breaks": "auto",
-                    "header": "auto",
-                    "footer": "none",
-                    "inputFrom": "musicxml",
-                }
-            )
-            if not tk.loadData(musicxml.decode("utf-8")):
-                raise BadInputError("verovio could not read the MusicXML")
-            count = tk.getPageCount()
-            return tuple(tk.renderToSVG(page).encode("utf-8") for page in range(1, count + 1))
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verovio")
+            executor = self._executor
+        return executor.submit(self._render, musicxml, options).result()
+
+    def _render(self, musicxml: bytes, options: RenderOptions) -> tuple[bytes, ...]:
+        if self._toolkit is None:
+            verovio.setDefaultResourcePath(_VEROVIO_RESOURCES)
+            self._toolkit = verovio.toolkit()
+            self._toolkit.setResourcePath(_VEROVIO_RESOURCES)
+        tk = self._toolkit
+        tk.setOptions(
+            {
+                "xmlIdSeed": _XML_ID_SEED,
+                "pageWidth": options.page_width,
+                "pageHeight": options.page_height,
+                "scale": options.scale,
+                "breaks": "auto",
+                "header": "auto",
+                "footer": "none",
+                "inputFrom": "musicxml",
+            }
+        )
+        if not tk.loadData(musicxml.decode("utf-8")):
+            raise BadInputError("verovio could not read the MusicXML")
+        count = tk.getPageCount()
+        return tuple(tk.renderToSVG(page).encode("utf-8") for page in range(1, count + 1))
 
 
 _ENGRAVER: Final = _Engraver()
+os.register_at_fork(after_in_child=_ENGRAVER.reset)
 
 
 def svg_pages(musicxml: bytes, options: RenderOptions = DEFAULT_OPTIONS) -> tuple[bytes, ...]:
