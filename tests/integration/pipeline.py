@@ -1,0 +1,51 @@
+"""Shared pieces of the pipeline integration tests: inputs, running stages, submitting."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from music21 import corpus
+
+from etude.broker import EventPublisher, make_broker
+from etude.notation.from_music21 import ir_v2_from_source_fingering, score_to_ir_v1
+from etude.service import StageService
+from etude.settings import Settings
+from etude.stage import StageSpec
+from etude.store import ArtifactStore, open_store
+from schemas import ScoreIRV2
+
+RENDER_GROUP = "etude-render"
+
+
+@functools.cache
+def clara_ir_v2(last_measure: int | None = None) -> ScoreIRV2:
+    """A real score (music21 corpus, Clara Schumann Op.1 no.1) with its editorial fingering."""
+    score = corpus.parse("schumann_clara/polonaise_op1n1")
+    if last_measure is not None:
+        score = score.measures(1, last_measure)
+    return ir_v2_from_source_fingering(score_to_ir_v1(score))
+
+
+@asynccontextmanager
+async def running_stage(
+    settings: Settings, spec: StageSpec, group_id: str = RENDER_GROUP
+) -> AsyncIterator[StageService]:
+    service = StageService(spec, settings, group_id=group_id, watchdog_interval_s=0.5)
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+@asynccontextmanager
+async def producer(settings: Settings) -> AsyncIterator[tuple[ArtifactStore, EventPublisher]]:
+    broker = make_broker(settings, client_id="etude-tests")
+    await broker.start()
+    try:
+        async with open_store(settings) as store:
+            yield store, EventPublisher(broker)
+    finally:
+        await broker.stop()
