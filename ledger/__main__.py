@@ -16,19 +16,20 @@ app = typer.Typer(help="Étude ledger: projects every event into Postgres.", add
 def main(ctx: typer.Context) -> None:
     """Without a command: run the consumer until SIGTERM."""
     if ctx.invoked_subcommand is None:
-        run()
+        run(migrate=True, group_id="etude-ledger")
 
 
 @app.command()
 def run(
     migrate: bool = typer.Option(True, help="Upgrade the schema to head before consuming."),
+    group_id: str = typer.Option("etude-ledger", help="Consumer group (tests use their own)."),
 ) -> None:
     """Consume every topic and project it (group etude-ledger)."""
     from ledger.service import run_ledger
 
     settings = get_settings()
     configure_logging(settings.log_level, component="etude.ledger")
-    asyncio.run(run_ledger(settings, migrate=migrate))
+    asyncio.run(run_ledger(settings, migrate=migrate, group_id=group_id))
 
 
 @app.command()

@@ -56,7 +56,7 @@ async def truncate_projections(engine: AsyncEngine) -> None:
 async def read_log(
     settings: Settings, topics: Sequence[str] = ALL_TOPICS, max_records: int = MAX_RECORDS
 ) -> AsyncIterator[list[RawRecord]]:
-    """Every record of `topics` from offset 0 to the end offsets as of the call, in batches."""
+    """Every record of `topics` from offset 0 to (at least) the end offsets as of the call."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,
@@ -81,7 +81,11 @@ async def read_log(
         consumer.pause(*(set(tps) - pending))
         while pending:
             batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=max_records)
-            records = [r for r in raw_records(batches) if r.offset < end[_tp(r)]]
+            # Whole batches, not cut at `end`: Tansu 0.6 answers ListOffsets(latest) with the
+            # last record batch's base offset + 1, not the high watermark, so `end` may point
+            # inside the last batch. Records appended after the start may come along; the
+            # tracking table makes them harmless (the live ledger projects them the same way).
+            records = raw_records(batches)
             for tp in list(pending):
                 if await consumer.position(tp) >= end[tp]:
                     pending.discard(tp)

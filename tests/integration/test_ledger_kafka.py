@@ -1,0 +1,180 @@
+"""The ledger consumer and `ledger rebuild` against the real broker of the local stack."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from etude.settings import Settings
+from ledger import queries
+from ledger.consumer import LedgerConsumer
+from ledger.models import Job
+from ledger.rebuild import rebuild, truncate_projections
+from ledger.state_machine import state_of
+from ledger.synthetic import JobRun, completed_job, topic_of
+from schemas.events import DeadLetter, Event, encode_event
+from schemas.kinds import ArtifactKind, StageName
+from schemas.topics import ALL_TOPICS, DLQ, STAGE
+from tests.integration.ledger_db import private_database
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def ledger_url(stack: Settings) -> AsyncIterator[str]:
+    async with private_database(stack.database_url) as url:
+        yield url
+
+
+@pytest.fixture
+async def engine(ledger_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_async_engine(ledger_url)
+    await truncate_projections(eng)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
+
+
+async def publish(settings: Settings, items: Sequence[tuple[str, bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, value, key=key) for topic, key, value in items]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+def event_items(events: Sequence[Event]) -> list[tuple[str, bytes, bytes]]:
+    return [(topic_of(e), str(e.job_id).encode(), encode_event(e)) for e in events]
+
+
+async def end_offsets(settings: Settings) -> dict[TopicPartition, int]:
+    c = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
+    await c.start()
+    try:
+        await c.topics()
+        tps = [TopicPartition(t, p) for t in ALL_TOPICS for p in c.partitions_for_topic(t) or ()]
+        return dict(await c.end_offsets(tps))
+    finally:
+        await c.stop()
+
+
+async def consume_to(
+    ledger: LedgerConsumer, end: dict[TopicPartition, int], within_s: float
+) -> None:
+    """Poll until the ledger's group has committed every partition up to `end`."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        await ledger.poll_once(timeout_ms=500)
+        if not ledger.consumer.assignment() >= set(end):
+            continue
+        committed = {tp: await ledger.consumer.committed(tp) or 0 for tp in end}
+        if all(committed[tp] >= n for tp, n in end.items()):
+            return
+    raise AssertionError("the ledger did not reach the end of the log in time")
+
+
+def mixed_jobs(n: int) -> list[list[Event]]:
+    jobs = []
+    for i in range(n):
+        run = JobRun(owner=f"kafka-user{i % 2}").submit()
+        pdf = run.artifact(ArtifactKind.PDF)
+        if i % 3 == 0:
+            run.started(StageName.OMR, pdf).failed(StageName.OMR, pdf)
+        else:
+            run.render(run.fingering(run.omr(pdf)), pages=1 + i % 3)
+        jobs.append(run.events)
+    return jobs
+
+
+async def test_live_ledger_equals_rebuild(stack: Settings, engine: AsyncEngine) -> None:
+    jobs = mixed_jobs(30)
+    events = [e for job in jobs for e in job]
+    items = event_items(events)
+    items += items[:10]  # redelivered events
+    items.append((STAGE, b"garbage", b"\x00not an event"))
+    letter = DeadLetter(
+        consumer="etude.render",
+        source_topic="etude.artifact.ir_v2",
+        job_id=jobs[0][0].job_id,
+        error_kind="bad_input",
+        reason="no measures",
+        payload="{}",
+    )
+    items.append((DLQ, str(letter.job_id).encode(), letter.model_dump_json().encode()))
+    await publish(stack, items)
+    end = await end_offsets(stack)
+
+    ledger = LedgerConsumer(stack, engine, group_id=f"test-ledger-{uuid.uuid4().hex[:8]}")
+    await ledger.start()
+    try:
+        await consume_to(ledger, end, within_s=90)
+    finally:
+        await ledger.close()
+
+    async with AsyncSession(engine) as session:
+        for job in jobs:
+            view = await queries.get_job(session, job[0].job_id)
+            assert view is not None
+            assert view.state == state_of(job)
+        letters = await queries.dead_letters(session, limit=10_000)
+        live = await queries.snapshot(session)
+    assert any(d.dead_letter_id == letter.dead_letter_id for d in letters)
+    assert any(d.consumer == "etude.ledger" and d.error_kind == "malformed" for d in letters)
+
+    report = await rebuild(stack, engine=engine)
+    assert report.records >= len(items)
+    async with AsyncSession(engine) as session:
+        rebuilt = await queries.snapshot(session)
+    assert rebuilt == live
+
+
+async def test_python_m_ledger_projects_and_stops_on_sigterm(
+    stack: Settings, ledger_url: str, engine: AsyncEngine
+) -> None:
+    job = completed_job(pages=1)
+    env = {**os.environ, "ETUDE_DATABASE_URL": ledger_url}
+    group = f"test-ledger-proc-{uuid.uuid4().hex[:8]}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ledger",
+        "run",
+        "--group-id",
+        group,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        await publish(stack, event_items(job))
+        deadline = time.monotonic() + 60
+        state = None
+        while time.monotonic() < deadline and state != "COMPLETED":
+            await asyncio.sleep(0.5)
+            async with engine.connect() as conn:
+                state = (
+                    await conn.execute(select(Job.state).where(Job.job_id == job[0].job_id))
+                ).scalar()
+        assert state == "COMPLETED"
+        proc.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    log = out.decode(errors="replace")
+    assert proc.returncode == 0, log[-3000:]
+    assert '"msg": "ledger.stopped"' in log, log[-3000:]
