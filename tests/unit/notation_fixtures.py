@@ -71,7 +71,7 @@ def chord_groups(notes: Iterable[NoteV1]) -> Counter[frozenset[tuple[Fraction, i
     return Counter(frozenset(g) for g in groups.values())
 
 
-def _note(
+def make_note(
     step: str,
     octave: int,
     onset: Fraction | int,
@@ -117,31 +117,31 @@ def edge_case_ir_v1() -> ScoreIRV1:
     third = Fraction(1, 3)
     notes = [
         # pickup
-        _note("D", 5, 0, 1, m1, finger=3),
+        make_note("D", 5, 0, 1, m1, finger=3),
         # bar 2, right hand: a fully fingered chord, then a tie into bar 3; voice 2 below
-        _note("G", 4, 1, 2, m2, chord="a", finger=1),
-        _note("B", 4, 1, 2, m2, chord="a", finger=3),
-        _note("D", 5, 1, 2, m2, chord="a", finger=5),
-        _note("C", 5, 3, 1, m2),
-        _note("E", 5, 4, 1, m2, tie="start", finger=4),
-        _note("D", 4, 1, 2, m2, voice=2),
-        _note("C", 4, 3, 2, m2, voice=2),
+        make_note("G", 4, 1, 2, m2, chord="a", finger=1),
+        make_note("B", 4, 1, 2, m2, chord="a", finger=3),
+        make_note("D", 5, 1, 2, m2, chord="a", finger=5),
+        make_note("C", 5, 3, 1, m2),
+        make_note("E", 5, 4, 1, m2, tie="start", finger=4),
+        make_note("D", 4, 1, 2, m2, voice=2),
+        make_note("C", 4, 3, 2, m2, voice=2),
         # bar 2, left hand: a chord with one fingered note
-        _note("G", 2, 1, 4, m2, staff=2, chord="b", finger=5),
-        _note("D", 3, 1, 4, m2, staff=2, chord="b"),
+        make_note("G", 2, 1, 4, m2, staff=2, chord="b", finger=5),
+        make_note("D", 3, 1, 4, m2, staff=2, chord="b"),
         # bar 3 (B-flat major from here): tie stop, grace note, triplet, a rest at the end
-        _note("E", 5, 5, 1, m3, alter=-1, tie="stop"),
-        _note("C", 6, 6, 0, m3, grace=True),
-        _note("B", 5, 6, 1, m3, alter=-1, finger=4),
-        _note("D", 5, 7, third, m3, finger=1),
-        _note("E", 5, 7 + third, third, m3, alter=-1, finger=2),
-        _note("F", 5, 7 + 2 * third, third, m3, finger=3),
-        _note("B", 2, 5, 4, m3, alter=-1, staff=2, finger=5),
+        make_note("E", 5, 5, 1, m3, alter=-1, tie="stop"),
+        make_note("C", 6, 6, 0, m3, grace=True),
+        make_note("B", 5, 6, 1, m3, alter=-1, finger=4),
+        make_note("D", 5, 7, third, m3, finger=1),
+        make_note("E", 5, 7 + third, third, m3, alter=-1, finger=2),
+        make_note("F", 5, 7 + 2 * third, third, m3, finger=3),
+        make_note("B", 2, 5, 4, m3, alter=-1, staff=2, finger=5),
         # bar 4 completes the pickup; the left hand rests
-        _note("D", 5, 9, 3, m4),
+        make_note("D", 5, 9, 3, m4),
     ]
     # The tie needs the same spelled pitch on both sides.
-    notes[5] = _note("E", 5, 4, 1, m2, alter=-1, tie="start", finger=4)
+    notes[5] = make_note("E", 5, 4, 1, m2, alter=-1, tie="start", finger=4)
     ordered = sorted(notes, key=lambda n: (n.onset, n.staff, not n.grace, n.midi, n.voice))
     numbered = [n.model_copy(update={"id": f"n{i}"}) for i, n in enumerate(ordered, start=1)]
     return ScoreIRV1(

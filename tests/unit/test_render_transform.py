@@ -8,6 +8,7 @@ import sys
 import threading
 import xml.etree.ElementTree as ET
 from collections import Counter
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,14 @@ from consumers.render.transform import (
     render,
 )
 from etude.notation import score_to_ir_v1
-from schemas.ir import ScoreIRV2
+from schemas.ir import FingeringModelInfo, Measure, NoteV2, ScoreIRV2
 from tests.unit.musicxml_xsd import musicxml_errors
 from tests.unit.notation_fixtures import (
     CLARA_OP1,
     chord_groups,
     corpus_ir_v2,
     edge_case_ir_v2,
+    make_note,
     note_keys,
 )
 
@@ -186,3 +188,26 @@ def test_options() -> None:
         "scale": 40,
         "svg": True,
     }
+
+
+def test_messy_omr_like_ir_still_renders_valid_musicxml() -> None:
+    """No time signature, odd durations, overlapping notes in one voice, an overfull bar."""
+    m1 = Measure(number=1, onset=Fraction(0), length=Fraction(4))
+    m2 = Measure(number=2, onset=Fraction(4), length=Fraction(4))
+    raw = [
+        make_note("C", 4, 0, Fraction(5, 4), m1),
+        make_note("D", 4, Fraction(5, 4), Fraction(1, 5), m1),
+        make_note("E", 4, Fraction(5, 4), Fraction(1, 2), m1),
+        make_note("F", 4, 2, Fraction(7, 3), m1),
+        make_note("G", 4, 4, 8, m2),
+        make_note("A", 2, 4, Fraction(3, 8), m2, staff=2),
+    ]
+    notes = tuple(
+        NoteV2.model_validate({**n.model_dump(), "id": f"n{i}"}) for i, n in enumerate(raw, 1)
+    )
+    ir = ScoreIRV2(
+        measures=(m1, m2), notes=notes, fingering_model=FingeringModelInfo(name="t", version="0")
+    )
+    rendered = render(ir)
+    assert musicxml_errors(rendered.musicxml) == []
+    assert len(rendered.svg_pages) == 1
