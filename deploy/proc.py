@@ -132,18 +132,25 @@ def send(record: PidRecord, sig: int) -> bool:
 
 
 def wait_gone(record: PidRecord, timeout_s: float) -> bool:
-    """Wait until the process exits (reaping it if it is our child); True if it did."""
+    """Wait until the process exits (reaping it if it is our child); True if it did.
+
+    A server started by an earlier `etude stack up` is not our child: once it exits it stays
+    a zombie until init reaps it (seconds, on some inits), so we poll `is_alive`, which
+    counts a zombie as gone, instead of waiting for the pid to disappear.
+    """
     child = _children.get(record.pid)
-    try:
-        if child is not None:
+    if child is not None:
+        try:
             child.wait(timeout=timeout_s)
-            _children.pop(record.pid, None)
-        else:
-            psutil.Process(record.pid).wait(timeout=timeout_s)
-    except (subprocess.TimeoutExpired, psutil.TimeoutExpired):
-        return not is_alive(record)
-    except psutil.NoSuchProcess:
-        pass
+        except subprocess.TimeoutExpired:
+            return False
+        _children.pop(record.pid, None)
+        return True
+    deadline = time.monotonic() + timeout_s
+    while is_alive(record):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
     return True
 
 

@@ -13,12 +13,14 @@ only probed. The API is async (the probes are async clients); `run_sync` wraps i
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import importlib
 import importlib.util
 import inspect
 import signal
 import time
-from collections.abc import Awaitable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -93,8 +95,25 @@ class LocalStack:
 
     # ---- up / down / status ----------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        """One `up`/`down` at a time per stack_dir, across processes (two test sessions
+        sharing ETUDE_STACK_DIR must not both start a broker)."""
+        lock_path = self.stack_dir / "run" / "stack.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_path.open("a") as handle:
+            await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
     async def up(self) -> list[ServiceStatus]:
         """Start what is missing, wait for readiness, provision. Safe to call repeatedly."""
+        async with self._locked():
+            return await self._up()
+
+    async def _up(self) -> list[ServiceStatus]:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         unknown = self.settings.local_service_set - set(SERVICE_NAMES)
         if unknown:
@@ -122,9 +141,10 @@ class LocalStack:
         `only` limits it to some services (e.g. those a test session itself started)."""
         names = set(SERVICE_NAMES if only is None else only)
         outcome: dict[str, str] = {}
-        for name in reversed(SERVICE_NAMES):
-            if name in names:
-                outcome[name] = await self._stop(name)
+        async with self._locked():
+            for name in reversed(SERVICE_NAMES):
+                if name in names:
+                    outcome[name] = await self._stop(name)
         return outcome
 
     async def status(self) -> list[ServiceStatus]:
@@ -172,8 +192,9 @@ class LocalStack:
 
     async def restart_service(self, name: str) -> float:
         """Stop (cleanly) if running, start again, wait ready; returns seconds to ready."""
-        await self._stop(name)
-        return await self._ensure_running(name)
+        async with self._locked():
+            await self._stop(name)
+            return await self._ensure_running(name)
 
     # ---- internals -------------------------------------------------------------------------
 
@@ -197,10 +218,24 @@ class LocalStack:
             pidfile.write(record)
             log.info("stack.started", service=name, pid=record.pid, log=str(svc.log_path))
         await self._wait_ready(svc, record)
+        await self._provision(svc)
         took = time.monotonic() - start
-        await svc.provision()
         log.info("stack.ready", service=name, address=svc.display_address, ready_s=round(took, 3))
         return took
+
+    async def _provision(self, svc: Service) -> None:
+        """Provisioning is idempotent, and a server that just answered its probe may still be
+        settling (S3 volumes re-registering, a broker loading its metadata): retry it."""
+        deadline = time.monotonic() + self.settings.stack_ready_timeout_s
+        while True:
+            try:
+                await svc.provision()
+                return
+            except Exception as err:
+                if time.monotonic() > deadline:
+                    raise ServiceStartError(f"{svc.name}: provisioning failed: {err}") from err
+                log.debug("stack.provision_retry", service=svc.name, error=str(err))
+                await asyncio.sleep(0.2)
 
     async def _wait_ready(self, svc: Service, record: proc.PidRecord) -> None:
         deadline = time.monotonic() + self.settings.stack_ready_timeout_s

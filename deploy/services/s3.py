@@ -34,6 +34,8 @@ _INTERNAL_PORTS: dict[str, int] = {
 }
 
 
+# Outside Tansu's own prefixes in its bucket; never in the artifact bucket.
+_SENTINEL_KEY = "_etude-stack/ready"
 _BUCKET_EXISTS = ("BucketAlreadyOwnedByYou", "BucketAlreadyExists")
 
 
@@ -127,3 +129,16 @@ class S3Service(Service):
     async def provision(self) -> None:
         await ensure_bucket(self.settings, self.settings.s3_bucket, versioned=True)
         await ensure_bucket(self.settings, self.settings.s3_broker_bucket, versioned=False)
+        await self._round_trip()
+
+    async def _round_trip(self) -> None:
+        """Write and read back a small object: /healthz answers before the volume server has
+        re-registered its volumes with the master after a restart, and reads in that window
+        fail with InternalError. Raises until storage really serves (the caller retries)."""
+        body = b"ready"
+        async with s3_client(self.settings) as s3:
+            bucket = self.settings.s3_broker_bucket
+            await s3.put_object(Bucket=bucket, Key=_SENTINEL_KEY, Body=body)
+            got = await s3.get_object(Bucket=bucket, Key=_SENTINEL_KEY)
+            if await got["Body"].read() != body:
+                raise RuntimeError("S3 round trip returned other bytes")

@@ -61,8 +61,11 @@ def up() -> None:
 
 @stack_app.command()
 def down() -> None:
-    """Stop the servers this stack started (by recorded pid). Data is kept."""
-    outcome = run_sync(_stack().down())
+    """Stop the pipeline processes, then the servers this stack started. Data is kept."""
+    stack = _stack()
+    # Consumers first: a broker vanishing under them only produces reconnect noise.
+    console.print(f"processes: {processes.stop_processes(stack.settings)}")
+    outcome = run_sync(stack.down())
     for name, how in outcome.items():
         console.print(f"{name}: {how}")
 
