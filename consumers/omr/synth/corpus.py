@@ -54,9 +54,10 @@ def training_paths(seed: int = 0) -> list[str]:
     return sorted(kept)
 
 
-def export(out: Path, seed: int = 0) -> list[str]:
-    """Copy the training pieces to `out` (for a machine without music21), keeping rel paths."""
-    paths = training_paths(seed)
+def export(out: Path, seed: int = 0, held_out: bool = False) -> list[str]:
+    """Copy the training pieces (or the held-out ones) to `out`, for a machine without
+    music21, keeping their corpus-relative paths."""
+    paths = sorted(HELD_OUT) if held_out else training_paths(seed)
     for r in paths:
         dst = out / r
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -67,5 +68,5 @@ def export(out: Path, seed: int = 0) -> list[str]:
 if __name__ == "__main__":
     import sys
 
-    exported = export(Path(sys.argv[1]))
+    exported = export(Path(sys.argv[1]), held_out="--held-out" in sys.argv[2:])
     print(f"exported {len(exported)} pieces to {sys.argv[1]}")

@@ -49,14 +49,18 @@ def warp(
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8] | None]:
     h, w = image.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2, h / 2), d.angle, d.scale)
-    m[:, 2] += d.shift
+    m[:, 2] += np.asarray(d.shift)
     img = cv2.warpAffine(
         image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255
     )
     lab = None
     if label is not None:
         lab = cv2.warpAffine(
-            label, m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+            label,
+            m,
+            (w, h),
+            flags=cv2.INTER_NEAREST,
+            borderMode=cv2.BORDER_CONSTANT,
             borderValue=0,
         )
     return np.asarray(img, dtype=np.uint8), None if lab is None else np.asarray(lab, np.uint8)
@@ -69,7 +73,7 @@ def photometric(image: NDArray[np.uint8], d: Degradation, seed: int) -> NDArray[
     # Washed-out ink: pull dark pixels towards paper.
     img = 255.0 - (255.0 - img) * d.contrast
     if d.blur > 0:
-        img = cv2.GaussianBlur(img, (0, 0), d.blur)
+        img = np.asarray(cv2.GaussianBlur(img, (0, 0), d.blur), dtype=np.float32)
     if d.light > 0:
         # A low-frequency field: a random linear ramp plus a broad blob, like a lamp or a curl.
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -78,7 +82,7 @@ def photometric(image: NDArray[np.uint8], d: Degradation, seed: int) -> NDArray[
         cy, cx = rng.uniform(0, h), rng.uniform(0, w)
         blob = np.exp(-(((yy - cy) / h) ** 2 + ((xx - cx) / w) ** 2) * 4)
         field = 1.0 - d.light * np.clip(0.6 * ramp + 0.4 * blob, 0, 1)
-        img = img * field
+        img = (img * field).astype(np.float32)
     if d.noise > 0:
         img = img + rng.normal(0, d.noise, size=img.shape).astype(np.float32)
     out = np.clip(img, 0, 255).astype(np.uint8)

@@ -21,36 +21,36 @@ from pathlib import Path
 
 import numpy as np
 
-from consumers.omr.synth import corpus as C
-from consumers.omr.synth import degrade as D
-from consumers.omr.synth import render as R
+from consumers.omr.synth import corpus, degrade, render
 
 DEGRADED_SHARE = 0.8  # the rest stay clean, as a born-digital PDF would be
 
 
-def _pieces(corpus_dir: Path | None) -> list[Path]:
+def _pieces(corpus_dir: Path | None, held_out: bool = False) -> list[Path]:
     if corpus_dir is None:
-        root = C.corpus_root()
-        return [root / p for p in C.training_paths()]
-    found = sorted(p for p in corpus_dir.rglob("*") if p.suffix in C.FORMATS)
-    # Belt and braces: a held-out piece copied in by hand is still never used.
-    return [p for p in found if str(p.relative_to(corpus_dir)) not in C.HELD_OUT]
+        root = corpus.corpus_root()
+        return [
+            root / p for p in (sorted(corpus.HELD_OUT) if held_out else corpus.training_paths())
+        ]
+    found = sorted(p for p in corpus_dir.rglob("*") if p.suffix in corpus.FORMATS)
+    # Belt and braces: a held-out piece copied in by hand is still never used for training.
+    return [p for p in found if (str(p.relative_to(corpus_dir)) in corpus.HELD_OUT) == held_out]
 
 
 def make_page(piece: Path, seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, object]] | None:
     rng = random.Random(seed)
-    opts = R.random_options(rng)
-    pages = R.engrave(str(piece), opts, is_path=True)
+    opts = render.random_options(rng)
+    pages = render.engrave(str(piece), opts, is_path=True)
     if not pages:
         return None
     index = rng.randrange(len(pages))
-    image, label = R.render_page(pages[index])
+    image, label = render.render_page(pages[index])
     if not (label & 3).any():
         return None
     meta: dict[str, object] = {"piece": piece.name, "page": index + 1, **asdict(opts)}
     if rng.random() < DEGRADED_SHARE:
-        d = D.random_degradation(rng)
-        image, lab = D.degrade(image, label, d, seed=seed)
+        d = degrade.random_degradation(rng)
+        image, lab = degrade.degrade(image, label, d, seed=seed)
         assert lab is not None
         label = lab
         meta["degradation"] = asdict(d)
@@ -70,15 +70,27 @@ def _job(args: tuple[int, list[Path], Path, int]) -> str | None:
         if made is None:
             continue
         image, label, _meta = made
-        np.save(out / f"{index:06d}.img.npy", image)
-        np.save(out / f"{index:06d}.lab.npy", label)
+        # Written under a temporary name and renamed, so a trainer watching the folder never
+        # reads half a file; the label goes last because the trainer keys on it.
+        for kind, arr in (("img", image), ("lab", label)):
+            tmp = out / f".{index:06d}.{kind}.tmp"
+            with tmp.open("wb") as fh:
+                np.save(fh, arr)
+            tmp.rename(out / f"{index:06d}.{kind}.npy")
         return piece.name
     return None
 
 
-def generate(corpus_dir: Path | None, out: Path, pages: int, workers: int, seed: int) -> int:
+def generate(
+    corpus_dir: Path | None,
+    out: Path,
+    pages: int,
+    workers: int,
+    seed: int,
+    held_out: bool = False,
+) -> int:
     out.mkdir(parents=True, exist_ok=True)
-    pieces = _pieces(corpus_dir)
+    pieces = _pieces(corpus_dir, held_out)
     jobs = [(i, pieces, out, seed) for i in range(pages)]
     done = 0
     t0 = time.time()
@@ -98,8 +110,13 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=200)
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--held-out",
+        action="store_true",
+        help="engrave only the evaluation pieces (for evaluate.py), never training",
+    )
     a = ap.parse_args()
-    generate(a.corpus, a.out, a.pages, a.workers, a.seed)
+    generate(a.corpus, a.out, a.pages, a.workers, a.seed, a.held_out)
 
 
 if __name__ == "__main__":

@@ -33,3 +33,24 @@ def pack(staff3: NDArray[np.uint8], seg4: NDArray[np.uint8]) -> NDArray[np.uint8
 
 def unpack(label: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
     return (label & 3).astype(np.uint8), (label >> 2).astype(np.uint8)
+
+
+# seg4 values by priority when several classes fall in one down-sampled pixel: a notehead
+# beats a clef/accidental beats a stem/rest/barline beats background.
+_SEG_TO_RANK: Final = np.array([0, 1, 3, 2], dtype=np.uint8)
+_RANK_TO_SEG: Final = np.array([0, 1, 3, 2], dtype=np.uint8)
+
+
+def downsample(label: NDArray[np.uint8], factor: int) -> NDArray[np.uint8]:
+    """Packed label at 1/factor size; a class present anywhere in a cell keeps the cell, so
+    one-pixel staff lines and stems survive (staff3 values are already in priority order)."""
+    if factor == 1:
+        return label
+    staff3, seg4 = unpack(label)
+    h, w = (label.shape[0] // factor) * factor, (label.shape[1] // factor) * factor
+
+    def pool(a: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        cells = a[:h, :w].reshape(h // factor, factor, w // factor, factor)
+        return np.asarray(cells.max(axis=(1, 3)), dtype=np.uint8)
+
+    return pack(pool(staff3), _RANK_TO_SEG[pool(_SEG_TO_RANK[seg4])])

@@ -14,14 +14,14 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any, Final
 
+import cv2
 import numpy as np
 import resvg_py
 import verovio
 from numpy.typing import NDArray
 from PIL import Image
-from scipy import ndimage
 
-from consumers.omr.synth import labels as L
+from consumers.omr.synth import labels as lc
 
 SVG_NS: Final = "http://www.w3.org/2000/svg"
 XLINK_NS: Final = "http://www.w3.org/1999/xlink"
@@ -36,21 +36,21 @@ _LEAF_TAGS: Final = frozenset(
 # oemer's seg_net classes, by verovio group class (first match walking up from the leaf wins,
 # so a notehead inside a chord inside a beam is a notehead).
 _GROUP_CLASS: Final = {
-    "notehead": L.NOTEHEAD,
-    "stem": L.STEM_REST_BAR,
-    "rest": L.STEM_REST_BAR,
-    "mRest": L.STEM_REST_BAR,
-    "barLine": L.STEM_REST_BAR,
-    "clef": L.CLEF_KEY_ACCID,
-    "keySig": L.CLEF_KEY_ACCID,
-    "keyAccid": L.CLEF_KEY_ACCID,
-    "accid": L.CLEF_KEY_ACCID,
+    "notehead": lc.NOTEHEAD,
+    "stem": lc.STEM_REST_BAR,
+    "rest": lc.STEM_REST_BAR,
+    "mRest": lc.STEM_REST_BAR,
+    "barLine": lc.STEM_REST_BAR,
+    "clef": lc.CLEF_KEY_ACCID,
+    "keySig": lc.CLEF_KEY_ACCID,
+    "keyAccid": lc.CLEF_KEY_ACCID,
+    "accid": lc.CLEF_KEY_ACCID,
     # Flags, dots, beams and ledger lines are symbols for unet_big but none of seg_net's
     # classes, exactly as in oemer's DeepScores label map.
-    "flag": L.OTHER,
-    "dots": L.OTHER,
-    "beam": L.OTHER,
-    "ledgerLines": L.OTHER,
+    "flag": lc.OTHER,
+    "dots": lc.OTHER,
+    "beam": lc.OTHER,
+    "ledgerLines": lc.OTHER,
 }
 # oemer resizes every page to about this many pixels before its networks and later stages.
 OEMER_PIXELS: Final = 3_675_000
@@ -124,7 +124,11 @@ def engrave(source: str | bytes, options: EngraveOptions, *, is_path: bool = Fal
     if is_path:
         ok = tk.loadFile(str(source))
     elif isinstance(source, bytes):
-        ok = tk.loadZipDataBuffer(source) if source[:2] == b"PK" else tk.loadData(source.decode())
+        ok = (
+            tk.loadZipDataBuffer(source, len(source))
+            if source[:2] == b"PK"
+            else tk.loadData(source.decode())
+        )
     else:
         ok = tk.loadData(source)
     if not ok:
@@ -149,8 +153,8 @@ def classify_leaf(ancestors: list[set[str]], tag: str) -> int:
                 return _GROUP_CLASS[name]
     # Staff lines are the bare paths drawn directly in a staff group.
     if ancestors and "staff" in ancestors[0] and tag == f"{{{SVG_NS}}}path":
-        return L.STAFF_LINE
-    return L.OTHER
+        return lc.STAFF_LINE
+    return lc.OTHER
 
 
 def _leaves(root: ET.Element) -> list[tuple[ET.Element, int]]:
@@ -180,6 +184,14 @@ def rasterize_svg(svg: str, width: int, height: int) -> NDArray[np.uint8]:
     return _rasterize(svg, width, height)
 
 
+def fill_holes(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Mask with enclosed holes filled: flood the background from outside, keep the rest."""
+    padded = np.pad(mask, 1).astype(np.uint8)
+    flood = padded.copy()
+    cv2.floodFill(flood, None, (0, 0), 2)
+    return np.asarray(flood[1:-1, 1:-1] != 2)
+
+
 def render_page(
     svg: str, pixels: int = OEMER_PIXELS, size: tuple[int, int] | None = None
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
@@ -189,7 +201,7 @@ def render_page(
     image = _rasterize(svg, width, height)
     leaves = _leaves(root)
     masks: dict[int, NDArray[np.bool_]] = {}
-    for cls in L.LEAF_CLASSES:
+    for cls in lc.LEAF_CLASSES:
         if not any(c == cls for _, c in leaves):
             masks[cls] = np.zeros(image.shape, dtype=bool)
             continue
@@ -203,13 +215,13 @@ def render_page(
         )
     ink = image < INK_THRESHOLD
     # Hollow (half, whole) noteheads are drawn solid in oemer's labels.
-    heads = ndimage.binary_fill_holes(masks[L.NOTEHEAD])
-    symbols = masks[L.STEM_REST_BAR] | heads | masks[L.CLEF_KEY_ACCID] | masks[L.OTHER]
+    heads = fill_holes(masks[lc.NOTEHEAD])
+    symbols = masks[lc.STEM_REST_BAR] | heads | masks[lc.CLEF_KEY_ACCID] | masks[lc.OTHER]
     staff3 = np.zeros(image.shape, dtype=np.uint8)
-    staff3[masks[L.STAFF_LINE] & ink] = 1
+    staff3[masks[lc.STAFF_LINE] & ink] = 1
     staff3[symbols & (ink | heads)] = 2  # a symbol crossing a line wins the shared pixels
     seg4 = np.zeros(image.shape, dtype=np.uint8)
-    seg4[masks[L.STEM_REST_BAR] & ink] = 1
-    seg4[masks[L.CLEF_KEY_ACCID] & ink] = 3
+    seg4[masks[lc.STEM_REST_BAR] & ink] = 1
+    seg4[masks[lc.CLEF_KEY_ACCID] & ink] = 3
     seg4[heads] = 2
-    return image, L.pack(staff3, seg4)
+    return image, lc.pack(staff3, seg4)

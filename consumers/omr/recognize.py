@@ -1,0 +1,266 @@
+"""One page image → oemer MusicXML, with Étude's segmentation maps (or oemer's own checkpoints).
+
+oemer 0.1.8 is used from its extraction step on: `oemer.ete.extract` either runs its two ONNX
+networks or, when a ``<image>.pkl`` sits beside the image, reads the five maps from it. We hold
+the maps in memory already, so `_oemer_extract` runs the very sequence of calls that
+`oemer.ete.extract` runs after loading them (dewarp, register layers, staff lines, noteheads,
+groups, symbols, rhythm, MusicXML), without the disk round trip, and keeps the builder so every
+MusicXML note can be traced back to its notehead box. `oemer.ete.main`, the only code that
+downloads checkpoints, is never called.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from consumers.omr.segnet.infer import load_weights, predict
+from consumers.omr.segnet.model import SegNet
+from consumers.omr.synth.render import OEMER_PIXELS
+from etude.errors import BadInputError
+
+# oemer keeps its intermediate results in module globals: one page at a time per process.
+_OEMER_LOCK: Final = threading.Lock()
+# Fewer staff-line pixels than this share of the page: nothing to read (blank page, photo).
+MIN_STAFF_SHARE: Final = 0.002
+# A page whose darkest pixels are this close to paper carries no ink at all.
+MIN_INK_CONTRAST: Final = 40
+
+
+@dataclass
+class OmrModel:
+    """What recognises the maps: Étude's network, or oemer's own ONNX checkpoints."""
+
+    segnet: SegNet | None = None
+    oemer_checkpoints: Path | None = None  # folder holding unet_big/ and seg_net/
+    name: str = "etude-segnet-v1"
+
+
+@dataclass
+class PageMaps:
+    staff: NDArray[np.uint8]  # 1 = staff line
+    symbols: NDArray[np.uint8]  # 1 = any other symbol
+    stems_rests: NDArray[np.uint8]
+    notehead: NDArray[np.uint8]
+    clefs_keys: NDArray[np.uint8]
+    notehead_prob: NDArray[np.float32] | None = None
+
+
+@dataclass
+class NoteBox:
+    """One MusicXML <note> that oemer wrote, in document order, with where it came from."""
+
+    bbox: tuple[float, float, float, float]  # x, y, w, h as fractions of the page
+    system: int  # 1-based system (oemer's staff group) on the page
+    confidence: float
+
+
+@dataclass
+class PageResult:
+    musicxml: bytes
+    notes: list[NoteBox] = field(default_factory=list)
+    width: int = 0
+    height: int = 0
+
+
+def oemer_size(width: int, height: int) -> tuple[int, int]:
+    """The size oemer resizes every page to (about 3.7 MP), whatever the scan resolution."""
+    ratio = float(np.sqrt(OEMER_PIXELS / (width * height)))
+    return round(width * ratio), round(height * ratio)
+
+
+def load_model(path: str | Path | None = None) -> OmrModel:
+    """Étude's shipped weights by default; a weights file of ours; or a folder with oemer's own
+    checkpoints (``unet_big/model.onnx`` + ``seg_net/model.onnx`` and their metadata.pkl)."""
+    if path is not None and Path(path).is_dir():
+        root = Path(path)
+        for sub in ("unet_big", "seg_net"):
+            for name in ("model.onnx", "metadata.pkl"):
+                if not (root / sub / name).is_file():
+                    raise FileNotFoundError(f"oemer checkpoint folder lacks {sub}/{name}: {root}")
+        return OmrModel(oemer_checkpoints=root, name="oemer-0.1.8-checkpoints")
+    return OmrModel(segnet=load_weights(Path(path) if path else None))
+
+
+def compute_maps(model: OmrModel, gray: NDArray[np.uint8]) -> PageMaps:
+    """The five maps oemer's later stages read, at the size of `gray` (already oemer-sized)."""
+    if model.segnet is not None:
+        staff3, seg4, head_prob = predict(model.segnet, gray)
+        return PageMaps(
+            staff=(staff3 == 1).astype(np.uint8),
+            symbols=(staff3 == 2).astype(np.uint8),
+            stems_rests=(seg4 == 1).astype(np.uint8),
+            notehead=(seg4 == 2).astype(np.uint8),
+            clefs_keys=(seg4 == 3).astype(np.uint8),
+            notehead_prob=head_prob,
+        )
+    return _oemer_onnx_maps(model, gray)
+
+
+def _oemer_onnx_maps(model: OmrModel, gray: NDArray[np.uint8]) -> PageMaps:
+    import tempfile
+
+    from oemer.inference import inference
+
+    assert model.oemer_checkpoints is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        # oemer's inference reads a file path; its own resize is a no-op at this size.
+        img_path = str(Path(tmp) / "page.png")
+        cv2.imwrite(img_path, cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
+        with contextlib.redirect_stdout(io.StringIO()):
+            s_map, _ = inference(str(model.oemer_checkpoints / "unet_big"), img_path)
+            g_map, g_prob = inference(str(model.oemer_checkpoints / "seg_net"), img_path)
+    h, w = gray.shape
+
+    def fit(a: NDArray[Any]) -> NDArray[Any]:
+        if a.shape[:2] == (h, w):
+            return a
+        return np.asarray(cv2.resize(a.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST))
+
+    return PageMaps(
+        staff=fit(s_map == 1).astype(np.uint8),
+        symbols=fit(s_map == 2).astype(np.uint8),
+        stems_rests=fit(g_map == 1).astype(np.uint8),
+        notehead=fit(g_map == 2).astype(np.uint8),
+        clefs_keys=fit(g_map == 3).astype(np.uint8),
+        notehead_prob=fit(g_prob[..., 2]).astype(np.float32),
+    )
+
+
+def check_page(gray: NDArray[np.uint8], page: int) -> None:
+    """Refuse a page with no ink before spending seconds on it."""
+    lo, hi = np.percentile(gray, [0.5, 99.5])
+    if hi - lo < MIN_INK_CONTRAST:
+        raise BadInputError(f"page {page} is blank: no printed music found")
+
+
+def check_staves(maps: PageMaps, page: int) -> None:
+    if maps.staff.mean() < MIN_STAFF_SHARE:
+        raise BadInputError(f"page {page}: no music staves found (is this a photo or a text page?)")
+
+
+def _quiet_oemer() -> None:
+    # oemer sets each module logger to INFO and prints progress on stdout; a stage logs its own.
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("oemer"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _oemer_extract(
+    image_bgr: NDArray[np.uint8], maps: PageMaps, deskew: bool = True
+) -> tuple[bytes, Any]:
+    """oemer.ete.extract from its "Load the original image" step on, maps given in memory."""
+    from oemer import layers
+    from oemer.build_system import MusicXMLBuilder
+    from oemer.dewarp import dewarp, estimate_coords
+    from oemer.ete import clear_data, register_note_id
+    from oemer.note_group_extraction import extract as group_extract
+    from oemer.notehead_extraction import extract as note_extract
+    from oemer.rhythm_extraction import extract as rhythm_extract
+    from oemer.staffline_extraction import extract as staff_extract
+    from oemer.symbol_extraction import extract as symbol_extract
+
+    _quiet_oemer()
+    staff, symbols = maps.staff.astype(np.int64), maps.symbols.astype(np.int64)
+    stems_rests = maps.stems_rests.astype(np.int64)
+    notehead, clefs_keys = maps.notehead.astype(np.int64), maps.clefs_keys.astype(np.int64)
+    image = cv2.resize(image_bgr, (staff.shape[1], staff.shape[0]))
+    clear_data()
+    if deskew:
+        coords_x, coords_y = estimate_coords(staff)
+        staff = dewarp(staff, coords_x, coords_y)
+        symbols = dewarp(symbols, coords_x, coords_y)
+        stems_rests = dewarp(stems_rests, coords_x, coords_y)
+        clefs_keys = dewarp(clefs_keys, coords_x, coords_y)
+        notehead = dewarp(notehead, coords_x, coords_y)
+        for i in range(image.shape[2]):
+            image[..., i] = dewarp(image[..., i], coords_x, coords_y)
+    symbols = symbols + clefs_keys + stems_rests
+    symbols[symbols > 1] = 1
+    layers.register_layer("stems_rests_pred", stems_rests)
+    layers.register_layer("clefs_keys_pred", clefs_keys)
+    layers.register_layer("notehead_pred", notehead)
+    layers.register_layer("symbols_pred", symbols)
+    layers.register_layer("staff_pred", staff)
+    layers.register_layer("original_image", image)
+    staffs, zones = staff_extract()
+    layers.register_layer("staffs", staffs)
+    layers.register_layer("zones", zones)
+    notes = note_extract()
+    layers.register_layer("notes", np.array(notes))
+    layers.register_layer("note_id", np.zeros(symbols.shape, dtype=np.int64) - 1)
+    register_note_id()
+    groups, group_map = group_extract()
+    layers.register_layer("note_groups", np.array(groups))
+    layers.register_layer("group_map", group_map)
+    barlines, clefs, sfns, rests = symbol_extract()
+    layers.register_layer("barlines", np.array(barlines))
+    layers.register_layer("clefs", np.array(clefs))
+    layers.register_layer("sfns", np.array(sfns))
+    layers.register_layer("rests", np.array(rests))
+    rhythm_extract()
+    builder = MusicXMLBuilder(title="page")
+    builder.build()
+    return builder.to_musicxml(), builder
+
+
+def _note_boxes(builder: Any, maps: PageMaps, width: int, height: int) -> list[NoteBox]:
+    """One box per <note> oemer wrote (rests excluded), in document order."""
+    from oemer.build_system import AddNote
+
+    out: list[NoteBox] = []
+    for action in builder.actions:
+        if not isinstance(action, AddNote):
+            continue
+        note = action.note
+        if note.invalid:  # decode_note writes nothing for these
+            continue
+        x1, y1, x2, y2 = (int(v) for v in note.bbox)
+        conf = 0.5
+        if maps.notehead_prob is not None and x2 > x1 and y2 > y1:
+            region = maps.notehead_prob[y1:y2, x1:x2]
+            heads = maps.notehead[y1:y2, x1:x2] > 0
+            conf = float(region[heads].mean()) if heads.any() else float(region.mean())
+        out.append(
+            NoteBox(
+                bbox=(
+                    min(max(x1 / width, 0.0), 1.0),
+                    min(max(y1 / height, 0.0), 1.0),
+                    min(max((x2 - x1) / width, 0.0), 1.0),
+                    min(max((y2 - y1) / height, 0.0), 1.0),
+                ),
+                system=int(note.group or 0) + 1,
+                confidence=min(max(conf, 0.0), 1.0),
+            )
+        )
+    return out
+
+
+def recognize_page(model: OmrModel, gray_page: NDArray[np.uint8], page: int = 1) -> PageResult:
+    """A grey page at any resolution → oemer's MusicXML and the box of each note in it."""
+    check_page(gray_page, page)
+    w, h = oemer_size(gray_page.shape[1], gray_page.shape[0])
+    gray = np.asarray(cv2.resize(gray_page, (w, h), interpolation=cv2.INTER_AREA), np.uint8)
+    maps = compute_maps(model, gray)
+    check_staves(maps, page)
+    bgr = np.asarray(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
+    with _OEMER_LOCK, contextlib.redirect_stdout(io.StringIO()):
+        try:
+            xml, builder = _oemer_extract(bgr, maps)
+            boxes = _note_boxes(builder, maps, w, h)
+        except BadInputError:
+            raise
+        except Exception as exc:  # oemer asserts and indexes its way through odd pages
+            raise BadInputError(
+                f"page {page}: the music could not be read ({type(exc).__name__}: {exc})"
+            ) from exc
+    return PageResult(musicxml=xml, notes=boxes, width=w, height=h)

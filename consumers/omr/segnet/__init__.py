@@ -1,0 +1,1 @@
+"""Étude's segmentation network: one small U-Net giving both of oemer's map sets."""

@@ -1,0 +1,73 @@
+"""Per-class IoU of the network on held-out synthetic pages.
+
+    python -m consumers.omr.synth.generate --held-out --out .omrdata/eval --pages 24
+    python -m consumers.omr.segnet.evaluate --pages .omrdata/eval [--weights PATH]
+
+The held-out pages come only from the evaluation pieces (consumers/omr/synth/corpus.py
+HELD_OUT), which the training generator never engraves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from consumers.omr.segnet.infer import DEFAULT_WEIGHTS, load_weights, predict_maps
+from consumers.omr.synth.labels import SEG4_NAMES, STAFF3_NAMES, unpack
+
+
+def evaluate(
+    pages: Path, weights: Path | None, device: str = "cpu", limit: int | None = None
+) -> dict[str, Any]:
+    model = load_weights(weights).to(device)
+    inter = {"staff": np.zeros(3), "seg": np.zeros(4)}
+    union = {"staff": np.zeros(3), "seg": np.zeros(4)}
+    seconds = []
+    files = sorted(pages.glob("*.img.npy"))[:limit]
+    for img_path in files:
+        img = np.load(img_path)
+        lab = np.load(img_path.with_name(img_path.name.replace(".img.", ".lab.")))
+        t = time.time()
+        staff, seg = predict_maps(model, img)
+        seconds.append(time.time() - t)
+        truth = dict(zip(("staff", "seg"), unpack(lab), strict=True))
+        for key, pred in (("staff", staff), ("seg", seg)):
+            for c in range(len(inter[key])):
+                p, g = pred == c, truth[key] == c
+                inter[key][c] += np.logical_and(p, g).sum()
+                union[key][c] += np.logical_or(p, g).sum()
+    iou = {
+        **{
+            f"staff3/{n}": float(inter["staff"][i] / max(union["staff"][i], 1))
+            for i, n in enumerate(STAFF3_NAMES)
+        },
+        **{
+            f"seg4/{n}": float(inter["seg"][i] / max(union["seg"][i], 1))
+            for i, n in enumerate(SEG4_NAMES)
+        },
+    }
+    return {"pages": len(files), "iou": iou, "seconds_per_page": float(np.mean(seconds or [0]))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--pages", type=Path, required=True)
+    ap.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=None)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    print(json.dumps(evaluate(a.pages, a.weights, a.device, a.limit), indent=1))
+
+
+if __name__ == "__main__":
+    main()

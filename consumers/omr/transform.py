@@ -1,0 +1,476 @@
+"""PDF bytes → Symbolic Score IR v1. Pure: no I/O beyond the bytes given and the model.
+
+    model = load_model()                       # shipped weights, or a path (see recognize.py)
+    ir = recognize_pdf(pdf_bytes, model=model, max_pages=50)
+
+Each page is rasterized in memory (pypdfium2), recognised (recognize.py: Étude's segmentation
+maps → oemer's later stages → MusicXML), converted with music21, its rhythm repaired so every
+bar holds exactly its time signature, and the pages merged into one score with measures
+renumbered from 1.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from consumers.omr.recognize import NoteBox, OmrModel, load_model, recognize_page
+from etude.errors import BadInputError
+from schemas.ir import (
+    BBox,
+    KeySignature,
+    Measure,
+    NoteV1,
+    Pitch,
+    Provenance,
+    ScoreIRV1,
+    ScoreMeta,
+    TimeSignature,
+)
+
+__all__ = [
+    "OMR_TRANSFORM_VERSION",
+    "PageScore",
+    "RawNote",
+    "infer_bar_length",
+    "load_model",
+    "musicxml_to_page",
+    "rasterize_pdf",
+    "recognize_pdf",
+    "repair_rhythm",
+]
+
+# Bump when the output for the same PDF and model can change (the ledger keys results on it).
+OMR_TRANSFORM_VERSION: Final = "omr-1"
+MAX_DPI: Final = 600
+_LYRIC_TAG: Final = "etude-n"
+# Bar lengths (quarters) a time signature is inferred from, with the signature written for each;
+# oemer reads no time signature, so the bar length is all the page tells us.
+_BAR_CHOICES: Final = {
+    Fraction(2): (2, 4),
+    Fraction(3): (3, 4),
+    Fraction(4): (4, 4),
+    Fraction(3, 2): (3, 8),
+    Fraction(6): (6, 4),
+}
+# Note values rhythm repair may choose from (quarters): plain, dotted and triplet values.
+_DURATIONS: Final = sorted(
+    {Fraction(4, 2**k) for k in range(7)}
+    | {Fraction(6, 2**k) for k in range(6)}
+    | {Fraction(4, 3 * 2**k) for k in range(5)}
+)
+
+
+@dataclass
+class RawNote:
+    """A note as recognised on one page, before pages are merged (times within its measure)."""
+
+    step: str
+    alter: int
+    octave: int
+    measure: int  # 0-based index of the measure on its page
+    staff: int
+    voice: int
+    offset: Fraction  # from the start of the measure
+    duration: Fraction
+    chord_key: int  # notes sharing it sound together (one written chord)
+    tie: str | None = None
+    box: NoteBox | None = None
+    is_rest: bool = False
+
+
+@dataclass
+class PageScore:
+    page: int
+    notes: list[RawNote]
+    measures: int
+    key_fifths: dict[int, int] = field(default_factory=dict)  # measure index → fifths
+    systems: dict[int, int] = field(default_factory=dict)  # measure index → system on page
+    measure_boxes: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Input: PDF → grey pages
+
+
+def rasterize_pdf(pdf_bytes: bytes, *, dpi: int = 300, max_pages: int) -> list[NDArray[np.uint8]]:
+    """Every page as a grey uint8 array, rendered in memory. Bad input raises BadInputError."""
+    import pypdfium2 as pdfium
+
+    if not pdf_bytes.lstrip()[:5].startswith(b"%PDF"):
+        raise BadInputError("the file is not a PDF (it does not start with %PDF)")
+    if not 36 <= dpi <= MAX_DPI:
+        raise BadInputError(f"dpi {dpi} is outside 36..{MAX_DPI}")
+    try:
+        doc = pdfium.PdfDocument(pdf_bytes)
+    except pdfium.PdfiumError as exc:
+        text = str(exc).lower()
+        if "password" in text or "security" in text:
+            raise BadInputError("the PDF is encrypted (password protected)") from exc
+        raise BadInputError(f"the PDF is corrupt or unreadable ({exc})") from exc
+    try:
+        count = len(doc)
+        if count == 0:
+            raise BadInputError("the PDF has no pages")
+        if count > max_pages:
+            raise BadInputError(f"the PDF has {count} pages; the limit is {max_pages}")
+        pages: list[NDArray[np.uint8]] = []
+        for i in range(count):
+            page = doc[i]
+            try:
+                bitmap = page.render(scale=dpi / 72, grayscale=True)
+                arr = np.array(bitmap.to_numpy(), dtype=np.uint8, copy=True)
+            except pdfium.PdfiumError as exc:
+                raise BadInputError(f"page {i + 1} of the PDF cannot be rendered ({exc})") from exc
+            finally:
+                page.close()
+            pages.append(arr[..., 0] if arr.ndim == 3 else arr)
+        return pages
+    finally:
+        doc.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# oemer MusicXML → notes, via music21
+
+
+def _tag_notes(xml: bytes) -> bytes:
+    """Give every pitched <note> a lyric holding its document-order index.
+
+    music21 regroups notes by staff and voice, so document order is lost after parsing; the
+    lyric survives the trip and ties each parsed note back to the notehead box oemer found.
+    """
+    counter = iter(range(1_000_000))
+
+    def tag(match: re.Match[bytes]) -> bytes:
+        body = match.group(0)
+        if b"<pitch>" not in body:
+            return body
+        k = next(counter)
+        return body.replace(
+            b"</note>", f"<lyric><text>{_LYRIC_TAG}{k}</text></lyric></note>".encode()
+        )
+
+    return re.sub(rb"<note>.*?</note>", tag, xml, flags=re.S)
+
+
+def musicxml_to_page(xml: bytes, boxes: list[NoteBox], page: int) -> PageScore:
+    """oemer's MusicXML for one page → RawNotes (music21 does the MusicXML reading)."""
+    from music21 import chord, converter, key, note, stream
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        score = converter.parseData(_tag_notes(xml).decode(), format="musicxml")
+    if not isinstance(score, stream.Score):
+        raise BadInputError(f"page {page}: the recogniser wrote no score")
+    staves = list(score.parts)
+    notes: list[RawNote] = []
+    key_fifths: dict[int, int] = {}
+    n_measures = 0
+    chord_counter = 0
+    for staff_index, part in enumerate(staves[:2], start=1):
+        for m_index, measure in enumerate(part.getElementsByClass(stream.Measure)):
+            n_measures = max(n_measures, m_index + 1)
+            for ks in measure.getElementsByClass(key.KeySignature):
+                key_fifths.setdefault(m_index, int(ks.sharps or 0))
+            voices = list(measure.voices) or [measure]
+            for v_index, voice in enumerate(voices, start=1):
+                try:
+                    voice_no = int(str(voice.id)) if voice is not measure else 1
+                except ValueError:
+                    voice_no = v_index
+                for el in voice.notesAndRests:
+                    offset = Fraction(el.offset).limit_denominator(96)
+                    dur = Fraction(el.quarterLength).limit_denominator(96)
+                    if isinstance(el, note.Rest):
+                        notes.append(
+                            RawNote(
+                                "C",
+                                0,
+                                4,
+                                m_index,
+                                staff_index,
+                                voice_no,
+                                offset,
+                                dur,
+                                -1,
+                                is_rest=True,
+                            )
+                        )
+                        continue
+                    members = list(el.notes) if isinstance(el, chord.Chord) else [el]
+                    tags = [ly.text for ly in el.lyrics if ly.text.startswith(_LYRIC_TAG)]
+                    chord_counter += 1
+                    for i, n in enumerate(members):
+                        box = None
+                        if i < len(tags):
+                            k = int(tags[i][len(_LYRIC_TAG) :])
+                            box = boxes[k] if k < len(boxes) else None
+                        p = n.pitch
+                        alter = int(p.accidental.alter) if p.accidental is not None else 0
+                        tie = n.tie.type if n.tie is not None else None
+                        notes.append(
+                            RawNote(
+                                step=p.step,
+                                alter=max(-2, min(2, alter)),
+                                octave=int(p.octave if p.octave is not None else 4),
+                                measure=m_index,
+                                staff=staff_index,
+                                voice=voice_no,
+                                offset=offset,
+                                duration=dur,
+                                chord_key=chord_counter,
+                                tie=tie if tie in ("start", "stop", "continue") else None,
+                                box=box,
+                            )
+                        )
+    systems: dict[int, int] = {}
+    spans: dict[int, list[tuple[float, float, float, float]]] = defaultdict(list)
+    for n in notes:
+        if n.box is not None:
+            systems.setdefault(n.measure, n.box.system)
+            spans[n.measure].append(n.box.bbox)
+    measure_boxes = {}
+    for m, bbs in spans.items():
+        x0 = min(b[0] for b in bbs)
+        y0 = min(b[1] for b in bbs)
+        x1 = max(b[0] + b[2] for b in bbs)
+        y1 = max(b[1] + b[3] for b in bbs)
+        measure_boxes[m] = (x0, y0, x1 - x0, y1 - y0)
+    return PageScore(
+        page=page,
+        notes=notes,
+        measures=n_measures,
+        key_fifths=key_fifths,
+        systems=systems,
+        measure_boxes=measure_boxes,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Rhythm repair
+
+
+def _voice_events(notes: list[RawNote]) -> list[tuple[Fraction, Fraction, list[RawNote]]]:
+    """A voice as a timeline: (onset, length, notes) per event, gaps as note-less events."""
+    by_onset: dict[Fraction, list[RawNote]] = defaultdict(list)
+    for n in notes:
+        by_onset[n.offset].append(n)
+    events: list[tuple[Fraction, Fraction, list[RawNote]]] = []
+    cursor = Fraction(0)
+    for onset in sorted(by_onset):
+        group = by_onset[onset]
+        if onset > cursor:
+            events.append((cursor, onset - cursor, []))  # an unwritten rest
+        length = max(n.duration for n in group)
+        events.append((onset, length, group))
+        cursor = max(cursor, onset + length)
+    return events
+
+
+def _measure_total(notes: list[RawNote]) -> Fraction:
+    if not notes:
+        return Fraction(0)
+    return max(n.offset + n.duration for n in notes)
+
+
+def infer_bar_length(pages: list[PageScore]) -> Fraction:
+    """Bar length (quarters) from what oemer read: the choice that the most voices fill.
+
+    oemer's bars run over, not under, as often as not; the lower quartile of per-measure
+    content is a better guess than the median.
+    """
+    totals: list[Fraction] = []
+    for pg in pages:
+        per_measure: dict[tuple[int, int, int], list[RawNote]] = defaultdict(list)
+        for n in pg.notes:
+            per_measure[(n.measure, n.staff, n.voice)].append(n)
+        for (_m, _s, v), ns in per_measure.items():
+            if v == 1:
+                totals.append(_measure_total(ns))
+    if not totals:
+        return Fraction(4)
+    q = float(np.percentile([float(t) for t in totals], 35))
+    return min(_BAR_CHOICES, key=lambda b: (abs(np.log(q / float(b))), b != 4))
+
+
+def _fit_durations(lengths: list[Fraction], bar: Fraction) -> list[Fraction]:
+    """Note values as close as possible (in log ratio) to `lengths` that add up to `bar`.
+
+    A small dynamic programme over the time grid (1/48 quarter): exact, and fast enough for
+    the dozen or two events of one voice in one bar.
+    """
+    unit = Fraction(1, 48)
+    size = int(bar / unit)
+    inf = float("inf")
+    # cost[i][t]: best cost for the first i events ending at grid point t
+    cost = np.full((len(lengths) + 1, size + 1), inf)
+    choice = np.zeros((len(lengths) + 1, size + 1), dtype=np.int64)
+    cost[0, 0] = 0.0
+    cands = [d for d in _DURATIONS if d <= bar]
+    for i, length in enumerate(lengths, start=1):
+        target = float(length) if length > 0 else 1e-3
+        for d in cands:
+            k = int(d / unit)
+            penalty = abs(np.log(float(d) / target))
+            if penalty > 2.1:  # more than 8x off: not a plausible misreading
+                continue
+            prev = cost[i - 1, : size + 1 - k] + penalty
+            better = prev < cost[i, k:]
+            cost[i, k:][better] = prev[better]
+            choice[i, k:][better] = k
+    if not np.isfinite(cost[len(lengths), size]):
+        # No plausible assignment: scale proportionally (still sums exactly).
+        total = sum(lengths) or Fraction(1)
+        out = [length * bar / total for length in lengths]
+        out[-1] = bar - sum(out[:-1])
+        return out
+    out_units: list[int] = []
+    t = size
+    for i in range(len(lengths), 0, -1):
+        k = int(choice[i, t])
+        out_units.append(k)
+        t -= k
+    return [unit * k for k in reversed(out_units)]
+
+
+def repair_rhythm(page: PageScore, bar: Fraction) -> PageScore:
+    """Make every voice of every measure fit the bar: over-full voices get note values that sum
+    to exactly `bar` (closest in ratio to what oemer read), onsets re-derived from them; voices
+    that fall short keep their onsets (the rest is silence). Voices are never merged."""
+    groups: dict[tuple[int, int, int], list[RawNote]] = defaultdict(list)
+    for n in page.notes:
+        groups[(n.measure, n.staff, n.voice)].append(n)
+    out: list[RawNote] = []
+    for _key, ns in sorted(groups.items()):
+        if _measure_total(ns) <= bar:
+            out.extend(ns)
+            continue
+        events = _voice_events(ns)
+        fitted = _fit_durations([length for _, length, _ in events], bar)
+        onset = Fraction(0)
+        for (_, _, members), length in zip(events, fitted, strict=True):
+            for n in members:
+                out.append(
+                    replace(
+                        n,
+                        offset=onset,
+                        duration=min(length, n.duration) if n.duration < length else length,
+                    )
+                )
+            onset += length
+    out.sort(key=lambda n: (n.measure, n.staff, n.voice, n.offset))
+    return replace(page, notes=out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pages → one IR v1
+
+
+def _bbox(b: tuple[float, float, float, float] | None) -> BBox | None:
+    if b is None:
+        return None
+    x, y, w, h = (min(max(v, 0.0), 1.0) for v in b)
+    return BBox(x=x, y=y, w=min(w, 1.0 - x), h=min(h, 1.0 - y))
+
+
+def merge_pages(
+    pages: list[PageScore], bar: Fraction, page_count: int, title: str | None = None
+) -> ScoreIRV1:
+    """Concatenate pages, numbering measures from 1 across them; onsets from the piece start."""
+    num, den = _BAR_CHOICES.get(bar, (int(bar * 4), 16))
+    measures: list[Measure] = []
+    notes: list[NoteV1] = []
+    keys: list[KeySignature] = []
+    number = 0
+    for pg in pages:
+        first = number + 1
+        for m in range(pg.measures):
+            number += 1
+            measures.append(
+                Measure(
+                    number=number,
+                    onset=(number - 1) * bar,
+                    length=bar,
+                    provenance=Provenance(
+                        page=pg.page, system=pg.systems.get(m), bbox=_bbox(pg.measure_boxes.get(m))
+                    ),
+                )
+            )
+        for m, fifths in sorted(pg.key_fifths.items()):
+            if not keys or keys[-1].fifths != fifths:
+                keys.append(KeySignature(measure=first + m, fifths=max(-7, min(7, fifths))))
+        chord_sizes: dict[int, int] = defaultdict(int)
+        for n in pg.notes:
+            if not n.is_rest:
+                chord_sizes[n.chord_key] += 1
+        for n in pg.notes:
+            if n.is_rest:
+                continue
+            pitch = Pitch(step=n.step, alter=n.alter, octave=n.octave)
+            if not 0 <= pitch.midi <= 127:
+                continue
+            mnum = first + n.measure
+            onset = (mnum - 1) * bar + n.offset
+            box = n.box
+            notes.append(
+                NoteV1(
+                    id=f"p{pg.page}n{len(notes) + 1}",
+                    pitch=pitch,
+                    spelled=pitch.spelled,
+                    midi=pitch.midi,
+                    onset=onset,
+                    duration=n.duration,
+                    measure=mnum,
+                    measure_onset=n.offset,
+                    staff=n.staff,
+                    hand="right" if n.staff == 1 else "left",
+                    voice=max(1, n.voice),
+                    chord=f"p{pg.page}c{n.chord_key}" if chord_sizes[n.chord_key] > 1 else None,
+                    tie=n.tie,
+                    confidence=box.confidence if box is not None else 0.5,
+                    provenance=Provenance(
+                        page=pg.page,
+                        system=box.system if box is not None else pg.systems.get(n.measure),
+                        bbox=_bbox(box.bbox) if box is not None else None,
+                    ),
+                )
+            )
+    notes.sort(key=lambda n: (n.onset, n.staff, n.midi))
+    return ScoreIRV1(
+        meta=ScoreMeta(title=title, page_count=page_count),
+        key_signatures=tuple(keys) or (KeySignature(measure=1, fifths=0),),
+        time_signatures=(TimeSignature(measure=1, numerator=num, denominator=den),),
+        measures=tuple(measures),
+        notes=tuple(notes),
+    )
+
+
+def recognize_pdf(
+    pdf_bytes: bytes,
+    *,
+    model: OmrModel,
+    max_pages: int,
+    dpi: int = 300,
+    bar_length: Fraction | None = None,
+    repair: bool = True,
+) -> ScoreIRV1:
+    """The whole OMR transform. Raises BadInputError for input no retry can fix."""
+    grays = rasterize_pdf(pdf_bytes, dpi=dpi, max_pages=max_pages)
+    pages: list[PageScore] = []
+    for i, gray in enumerate(grays, start=1):
+        result = recognize_page(model, gray, page=i)
+        pages.append(musicxml_to_page(result.musicxml, result.notes, page=i))
+    if not any(n for pg in pages for n in pg.notes if not n.is_rest):
+        raise BadInputError("no notes were recognised in the PDF")
+    bar = bar_length or infer_bar_length(pages)
+    if repair:
+        pages = [repair_rhythm(pg, bar) for pg in pages]
+    return merge_pages(pages, bar, page_count=len(grays))
