@@ -192,6 +192,8 @@ class LocalStack:
 
     async def restart_service(self, name: str) -> float:
         """Stop (cleanly) if running, start again, wait ready; returns seconds to ready."""
+        if not self.is_local(self._service(name).name):
+            raise UnknownServiceError(f"{name} is external (not in local_services)")
         async with self._locked():
             await self._stop(name)
             return await self._ensure_running(name)
@@ -286,13 +288,16 @@ class LocalStack:
             log.info("stack.migrate_skipped", reason="ledger.migrate has no upgrade_to_head")
             return
         url = self.settings.database_url
-        if inspect.iscoroutinefunction(upgrade):
-            await upgrade(url)
-        else:
-            # Alembic's async env calls asyncio.run(): it must not run on our event loop.
-            result = await asyncio.to_thread(upgrade, url)
-            if inspect.isawaitable(result):
-                await result
+        try:
+            if inspect.iscoroutinefunction(upgrade):
+                await upgrade(url)
+            else:
+                # Alembic's async env calls asyncio.run(): it must not run on our event loop.
+                result = await asyncio.to_thread(upgrade, url)
+                if inspect.isawaitable(result):
+                    await result
+        except Exception as err:
+            raise ServiceStartError(f"ledger migrations failed: {err!r}") from err
         log.info("stack.migrated", database_url=url)
 
 
