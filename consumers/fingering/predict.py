@@ -1,0 +1,105 @@
+"""Inference: hand sequences -> fingers with the trained network and the constrained decoder.
+
+Pure functions (no file access): the model is passed in. ``FingeringModel`` bundles the network
+with its name and version as shipped in ``weights/*.pt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from consumers.fingering.decode import DecodeInput, DecodeResult, decode_batch
+from consumers.fingering.features import Events, features, prepare
+from consumers.fingering.model import FingeringNet
+
+
+@dataclass
+class FingeringModel:
+    net: FingeringNet
+    name: str
+    version: str
+
+    def eval(self) -> FingeringModel:
+        self.net.eval()
+        return self
+
+
+@dataclass(slots=True)
+class HandInput:
+    """One hand's notes (any order). ``anchors``: 1..5 fixed finger, 0 free."""
+
+    midi: npt.NDArray[np.int64]
+    onset: npt.NDArray[np.float64]
+    duration: npt.NDArray[np.float64]
+    is_left: bool
+    anchors: npt.NDArray[np.int64]
+    chord_eps: float = 1e-6
+
+
+@dataclass(slots=True)
+class HandOutput:
+    """Per input note: finger 1..5, posterior of each finger (5), and the events used."""
+
+    fingers: npt.NDArray[np.int64]
+    probabilities: npt.NDArray[np.float32]
+    events: Events
+
+
+def network_scores(
+    net: FingeringNet, feats: Sequence[npt.NDArray[np.float32]]
+) -> list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]]:
+    """Unary (T,5) and pair (T,5,5) scores per sequence. Sequences are concatenated with a gap of
+    zero rows wider than the receptive field, so one forward pass serves them all."""
+    if not feats:
+        return []
+    gap = 2 * sum(net.config.dilations) + 2
+    parts: list[npt.NDArray[np.float32]] = []
+    starts: list[int] = []
+    pos = 0
+    for f in feats:
+        starts.append(pos)
+        parts.append(f)
+        parts.append(np.zeros((gap, f.shape[1]), dtype=np.float32))
+        pos += f.shape[0] + gap
+    x = torch.from_numpy(np.concatenate(parts))[None]
+    with torch.inference_mode():
+        s = net(x)
+    unary = s.unary[0].numpy()
+    pair = s.pair[0].numpy()
+    return [
+        (unary[st : st + f.shape[0]], pair[st : st + f.shape[0]])
+        for st, f in zip(starts, feats, strict=True)
+    ]
+
+
+def predict_hands(
+    model: FingeringModel,
+    hands: Sequence[HandInput],
+    *,
+    hand_size: str = "M",
+    with_marginals: bool = True,
+) -> list[HandOutput]:
+    events = [
+        prepare(h.midi, h.onset, h.duration, is_left=h.is_left, chord_eps=h.chord_eps)
+        for h in hands
+    ]
+    feats = [features(e) for e in events]
+    scores = network_scores(model.net, feats)
+    inputs: list[DecodeInput] = []
+    for h, ev, (unary, pair) in zip(hands, events, scores, strict=True):
+        anchors = np.zeros(len(ev), dtype=np.int64)
+        fixed = np.flatnonzero(h.anchors > 0)
+        anchors[ev.note_event[fixed]] = h.anchors[fixed]
+        inputs.append(DecodeInput(unary, pair, ev.same_group, ev.d_prev, ev.d_low, anchors))
+    decoded: list[DecodeResult] = decode_batch(
+        inputs, hand_size=hand_size, with_marginals=with_marginals
+    )
+    out: list[HandOutput] = []
+    for ev, res in zip(events, decoded, strict=True):
+        out.append(HandOutput(res.fingers[ev.note_event], res.marginals[ev.note_event], ev))
+    return out

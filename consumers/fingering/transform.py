@@ -1,0 +1,136 @@
+"""The fingering stage's pure transform: Symbolic IR v1 -> IR v2.
+
+``assign_fingering`` takes the model as an argument and does no I/O, so the FastStream handler
+(and tests) decide where the weights come from; ``load_model`` reads the shipped weights.
+
+* Every key press of the selected hands gets a finger, its posterior probability and the
+  top alternatives; fingers printed in the source (``source_finger``) are kept as fixed anchors
+  (``finger_fixed=True``) and the decoder fingers the rest around them.
+* A tied continuation (``tie`` = stop/continue) is not a new key press: it takes the finger of
+  the note it continues (renderers usually print nothing on it).
+* Notes of hands not selected keep ``finger=None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+
+from consumers.fingering.decode import HAND_SIZES
+from consumers.fingering.model import FingeringNet, NetConfig
+from consumers.fingering.predict import FingeringModel, HandInput, predict_hands
+from schemas.ir import FingerAlternative, FingeringModelInfo, NoteV1, NoteV2, ScoreIRV1, ScoreIRV2
+
+# Bump when the transform's output for the same input and weights can change (part of the
+# derived artifact id together with the model version).
+FINGERING_TRANSFORM_VERSION: Final = "1.0.0"
+DEFAULT_WEIGHTS: Final = Path(__file__).resolve().parent / "weights" / "fingering-v1.pt"
+N_ALTERNATIVES: Final = 3
+
+
+def load_model(path: str | Path | None = None) -> FingeringModel:
+    """Load weights saved by ``model.save_checkpoint`` (default: the shipped ones)."""
+    import torch
+
+    ckpt = torch.load(
+        Path(path) if path else DEFAULT_WEIGHTS, map_location="cpu", weights_only=True
+    )
+    net = FingeringNet(NetConfig.from_dict(ckpt["config"]))
+    net.load_state_dict(ckpt["state_dict"])
+    net.eval()
+    return FingeringModel(net=net, name=str(ckpt["name"]), version=str(ckpt["version"]))
+
+
+def _key_presses(notes: Iterable[NoteV1]) -> tuple[list[NoteV1], dict[str, str]]:
+    """Key presses in score order, and continuation note id -> id of the note it continues."""
+    presses: list[NoteV1] = []
+    tied_from: dict[str, str] = {}
+    open_ties: dict[tuple[str, int], str] = {}
+    for n in sorted(notes, key=lambda n: (n.onset, n.midi)):
+        key = (n.hand, n.midi)
+        if n.tie in ("stop", "continue") and key in open_ties:
+            tied_from[n.id] = open_ties[key]
+            if n.tie == "stop":
+                del open_ties[key]
+            continue
+        presses.append(n)
+        if n.tie in ("start", "continue"):
+            open_ties[key] = n.id
+    return presses, tied_from
+
+
+def assign_fingering(
+    ir: ScoreIRV1,
+    *,
+    model: FingeringModel,
+    hand_size: str = "M",
+    hands: tuple[str, ...] = ("right", "left"),
+    keep_source_fingers: bool = True,
+) -> ScoreIRV2:
+    if hand_size not in HAND_SIZES:
+        raise ValueError(f"hand_size must be one of {HAND_SIZES}, got {hand_size!r}")
+    unknown = set(hands) - {"right", "left"}
+    if unknown:
+        raise ValueError(f"unknown hands: {sorted(unknown)}")
+    presses, tied_from = _key_presses(ir.notes)
+    inputs: list[HandInput] = []
+    groups: list[list[NoteV1]] = []
+    for hand in ("right", "left"):
+        if hand not in hands:
+            continue
+        notes = [n for n in presses if n.hand == hand]
+        if not notes:
+            continue
+        anchors = np.asarray(
+            [(n.source_finger or 0) if keep_source_fingers else 0 for n in notes], dtype=np.int64
+        )
+        inputs.append(
+            HandInput(
+                midi=np.asarray([n.midi for n in notes], dtype=np.int64),
+                onset=np.asarray([float(n.onset) for n in notes], dtype=np.float64),
+                duration=np.asarray(
+                    [0.0 if n.grace else float(n.duration) for n in notes], dtype=np.float64
+                ),
+                is_left=hand == "left",
+                anchors=anchors,
+            )
+        )
+        groups.append(notes)
+    outputs = predict_hands(model, inputs, hand_size=hand_size)
+    assigned: dict[str, tuple[int, float, tuple[FingerAlternative, ...], bool]] = {}
+    for notes, inp, out in zip(groups, inputs, outputs, strict=True):
+        for k, n in enumerate(notes):
+            finger = int(out.fingers[k])
+            probs = out.probabilities[k]
+            fixed = bool(inp.anchors[k] > 0)
+            order = np.argsort(-probs)[:N_ALTERNATIVES]
+            alts = tuple(
+                FingerAlternative(finger=int(f) + 1, probability=float(np.clip(probs[f], 0, 1)))
+                for f in order
+            )
+            conf = 1.0 if fixed else float(np.clip(probs[finger - 1], 0, 1))
+            assigned[n.id] = (finger, conf, alts, fixed)
+    for cont, origin in tied_from.items():
+        if origin in assigned:
+            finger, conf, alts, _ = assigned[origin]
+            assigned[cont] = (finger, conf, alts, False)
+    notes_v2: list[NoteV2] = []
+    for n in ir.notes:
+        data = n.model_dump()
+        if n.id in assigned:
+            finger, conf, alts, fixed = assigned[n.id]
+            data.update(
+                finger=finger, finger_confidence=conf, alternatives=alts, finger_fixed=fixed
+            )
+        notes_v2.append(NoteV2.model_validate(data))
+    return ScoreIRV2(
+        meta=ir.meta,
+        key_signatures=ir.key_signatures,
+        time_signatures=ir.time_signatures,
+        measures=ir.measures,
+        notes=tuple(notes_v2),
+        fingering_model=FingeringModelInfo(name=model.name, version=model.version),
+    )
