@@ -1,0 +1,313 @@
+"""OMR evaluation on held-out pieces, clean and degraded (issue 3, item 5).
+
+    .venv/bin/python bench/omr_eval.py [--weights PATH | --oemer-checkpoints DIR] [--oracle]
+        [--pieces mozart-k545 ...] [--json out.json] [--threads 2]
+
+Each held-out piece (never engraved for training: consumers/omr/synth/corpus.py HELD_OUT) is
+engraved by verovio on A4, rendered at 300 dpi, optionally degraded like a scan, wrapped in a
+PDF and run through the production transform. Per page it reports note F1 on
+  * pitch+onset: (MIDI pitch, onset in quarters from the page's first bar),
+  * pitch+bar position: (MIDI pitch, bar index on the page, onset within the bar),
+  * pitch sequence: longest common subsequence of the onset-ordered pitch sequences,
+with and without rhythm repair, plus the page's CPU seconds (all threads) and peak RSS.
+`--oracle` feeds oemer the true label maps of clean pages: an upper bound that separates
+segmentation errors from oemer's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from consumers.omr import recognize as rec  # noqa: E402
+from consumers.omr import transform as tf  # noqa: E402
+from consumers.omr.synth import degrade, render  # noqa: E402
+from consumers.omr.synth import labels as lc  # noqa: E402
+
+PIECES: dict[str, tuple[str, int | None]] = {
+    # name: (music21 corpus path, last bar or None for the whole piece)
+    "mozart-k545": ("mozart/k545/movement1_exposition.mxl", 12),
+    "bach-bwv846": ("bach/bwv846.mxl", 12),
+    "clara-op1no1": ("schumann_clara/polonaise_op1n1.mxl", None),
+    "schoenberg-op19no2": ("schoenberg/opus19/movement2.mxl", None),
+}
+DPI = 300
+A4_PX = (2480, 3508)
+ENGRAVING = render.EngraveOptions(font="Leipzig", scale=85, spacing_system=10)
+
+
+@dataclass
+class TruthNote:
+    midi: int
+    bar: int  # 0-based bar index on the page
+    in_bar: Fraction
+    onset: Fraction  # from the page's first bar
+
+
+def _peak_rss_reset() -> None:
+    # Linux: writing 5 to clear_refs resets VmHWM, so each page's peak is its own.
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def engrave_piece(rel: str, last_bar: int | None) -> tuple[list[str], list[list[TruthNote]]]:
+    """SVG pages of the piece and, per page, its true notes (from music21)."""
+    from music21 import chord, converter, corpus, note, stream
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
+
+    score = corpus.parse(rel)
+    assert isinstance(score, stream.Score)
+    if last_bar is not None:
+        excerpt = score.measures(1, last_bar)
+        assert isinstance(excerpt, stream.Score)
+        score = excerpt
+    xml = GeneralObjectExporter(score).parse()
+    pages = render.engrave(xml, ENGRAVING)
+    per_page_bars = [svg.count('class="measure"') for svg in pages]
+    # Bar index (0-based, in score order) → (page, bar on page)
+    where: list[tuple[int, int]] = []
+    for p, n in enumerate(per_page_bars):
+        where.extend((p, b) for b in range(n))
+    truth: list[list[TruthNote]] = [[] for _ in pages]
+    parts = list(score.parts)
+    bar_starts: list[Fraction] = []
+    for m in parts[0].getElementsByClass(stream.Measure):
+        bar_starts.append(Fraction(m.getOffsetInHierarchy(score)).limit_denominator(96))
+    for part in parts:
+        for mi, m in enumerate(part.getElementsByClass(stream.Measure)):
+            if mi >= len(where):
+                break
+            page, bar = where[mi]
+            page_start = bar_starts[mi - bar]
+            for el in m.recurse().notes:
+                if el.duration.isGrace:
+                    continue
+                in_bar = Fraction(el.getOffsetInHierarchy(m)).limit_denominator(96)
+                pitches = el.pitches if isinstance(el, chord.Chord) else [el.pitch]
+                if not isinstance(el, chord.Chord | note.Note):
+                    continue
+                for p in pitches:
+                    onset = bar_starts[mi] + in_bar - page_start
+                    truth[page].append(TruthNote(int(p.midi), bar, in_bar, onset))
+    return pages, truth
+
+
+def page_raster(svg: str, degraded: bool, seed: int) -> NDArray[np.uint8]:
+    img = render.rasterize_svg(svg, *A4_PX)
+    if degraded:
+        d = degrade.random_degradation(random.Random(seed))
+        img, _ = degrade.degrade(img, None, d, seed=seed)
+    return img
+
+
+def to_pdf(pages: list[NDArray[np.uint8]]) -> bytes:
+    ims = [Image.fromarray(p) for p in pages]
+    buf = io.BytesIO()
+    ims[0].save(buf, format="PDF", save_all=True, append_images=ims[1:], resolution=DPI)
+    return buf.getvalue()
+
+
+def _f1(tp: int, n_pred: int, n_true: int) -> float:
+    if n_pred == 0 and n_true == 0:
+        return 1.0
+    return 2 * tp / (n_pred + n_true) if (n_pred + n_true) else 0.0
+
+
+def _multiset_tp(a: Iterable[Any], b: Iterable[Any]) -> int:
+    ca, cb = Counter(a), Counter(b)
+    return sum(min(v, cb[k]) for k, v in ca.items())
+
+
+def _lcs(a: list[int], b: list[int]) -> int:
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
+def page_metrics(pred: list[TruthNote], truth: list[TruthNote]) -> dict[str, float]:
+    n_p, n_t = len(pred), len(truth)
+    onset_tp = _multiset_tp(((n.midi, n.onset) for n in pred), ((n.midi, n.onset) for n in truth))
+    bar_tp = _multiset_tp(
+        ((n.midi, n.bar, n.in_bar) for n in pred), ((n.midi, n.bar, n.in_bar) for n in truth)
+    )
+    order = sorted(pred, key=lambda n: (n.onset, n.midi))
+    order_t = sorted(truth, key=lambda n: (n.onset, n.midi))
+    seq_tp = _lcs([n.midi for n in order], [n.midi for n in order_t])
+    return {
+        "notes_true": n_t,
+        "notes_pred": n_p,
+        "f1_pitch_onset": round(_f1(onset_tp, n_p, n_t), 4),
+        "f1_pitch_bar_position": round(_f1(bar_tp, n_p, n_t), 4),
+        "f1_pitch_sequence": round(_f1(seq_tp, n_p, n_t), 4),
+    }
+
+
+def predicted_by_page(ir: Any, page: int) -> list[TruthNote]:
+    bars = [m for m in ir.measures if m.provenance is not None and m.provenance.page == page]
+    if not bars:
+        return []
+    first = bars[0]
+    out = []
+    for n in ir.notes:
+        if n.provenance is None or n.provenance.page != page:
+            continue
+        out.append(
+            TruthNote(n.midi, n.measure - first.number, n.measure_onset, n.onset - first.onset)
+        )
+    return out
+
+
+def oracle_maps(svg: str, size: tuple[int, int]) -> rec.PageMaps:
+    _, label = render.render_page(svg, size=size)
+    s3, s4 = lc.unpack(label)
+    return rec.PageMaps(
+        staff=(s3 == 1).astype(np.uint8),
+        symbols=(s3 == 2).astype(np.uint8),
+        stems_rests=(s4 == 1).astype(np.uint8),
+        notehead=(s4 == 2).astype(np.uint8),
+        clefs_keys=(s4 == 3).astype(np.uint8),
+    )
+
+
+def run_document(
+    model: rec.OmrModel,
+    name: str,
+    svgs: list[str],
+    truth: list[list[TruthNote]],
+    condition: str,
+) -> list[dict[str, Any]]:
+    degraded = condition == "degraded"
+    rasters = [page_raster(s, degraded, seed=1000 + i) for i, s in enumerate(svgs)]
+    pdf = to_pdf(rasters)
+    grays = tf.rasterize_pdf(pdf, dpi=DPI, max_pages=50)
+    pages: list[tf.PageScore] = []
+    costs: list[dict[str, float]] = []
+    for i, gray in enumerate(grays, start=1):
+        _peak_rss_reset()
+        c0, w0 = time.process_time(), time.perf_counter()
+        override = None
+        if condition == "oracle":
+            override = oracle_maps(svgs[i - 1], rec.oemer_size(gray.shape[1], gray.shape[0]))
+        result = rec.recognize_page(model, gray, page=i, maps=override)
+        page = tf.musicxml_to_page(result.musicxml, result.notes, page=i)
+        costs.append(
+            {
+                "cpu_s": round(time.process_time() - c0, 2),
+                "wall_s": round(time.perf_counter() - w0, 2),
+                "peak_rss_mb": round(_peak_rss_mb(), 1),
+            }
+        )
+        pages.append(page)
+    bar = tf.infer_bar_length(pages)
+    raw_ir = tf.merge_pages(pages, bar, page_count=len(pages))
+    fixed_ir = tf.merge_pages([tf.repair_rhythm(p, bar) for p in pages], bar, len(pages))
+    rows = []
+    for i in range(len(pages)):
+        raw = page_metrics(predicted_by_page(raw_ir, i + 1), truth[i])
+        fixed = page_metrics(predicted_by_page(fixed_ir, i + 1), truth[i])
+        rows.append(
+            {
+                "piece": name,
+                "condition": condition,
+                "page": i + 1,
+                "bar_length": str(bar),
+                **{f"{k}": v for k, v in fixed.items()},
+                "f1_pitch_onset_unrepaired": raw["f1_pitch_onset"],
+                **costs[i],
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--weights", type=Path, default=None)
+    ap.add_argument("--oemer-checkpoints", type=Path, default=None)
+    ap.add_argument("--pieces", nargs="*", default=list(PIECES))
+    ap.add_argument("--conditions", nargs="*", default=["clean", "degraded"])
+    ap.add_argument("--oracle", action="store_true", help="also run oracle maps on clean pages")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", type=Path, default=None)
+    a = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(a.threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(a.threads))
+    model = tf.load_model(a.oemer_checkpoints or a.weights)
+    conditions = list(a.conditions) + (["oracle"] if a.oracle else [])
+    rows: list[dict[str, Any]] = []
+    for name in a.pieces:
+        rel, last = PIECES[name]
+        svgs, truth = engrave_piece(rel, last)
+        for cond in conditions:
+            try:
+                rows.extend(run_document(model, name, svgs, truth, cond))
+            except Exception as exc:  # one failing document must not hide the others
+                rows.append({"piece": name, "condition": cond, "error": repr(exc)[:300]})
+            print(json.dumps(rows[-1]), flush=True)
+    print()
+    header = (
+        f"{'piece':20} {'cond':9} {'pg':>2} {'true':>4} {'pred':>4} {'onsetF1':>7} "
+        f"{'(raw)':>6} {'barF1':>6} {'seqF1':>6} {'cpu_s':>6} {'rssMB':>6}"
+    )
+    print(header)
+    for r in rows:
+        if "error" in r:
+            print(f"{r['piece']:20} {r['condition']:9} ERROR {r['error'][:80]}")
+            continue
+        print(
+            f"{r['piece']:20} {r['condition']:9} {r['page']:>2} {r['notes_true']:>4} "
+            f"{r['notes_pred']:>4} {r['f1_pitch_onset']:>7.3f} "
+            f"{r['f1_pitch_onset_unrepaired']:>6.3f} {r['f1_pitch_bar_position']:>6.3f} "
+            f"{r['f1_pitch_sequence']:>6.3f} {r['cpu_s']:>6.1f} {r['peak_rss_mb']:>6.0f}"
+        )
+    ok = [r for r in rows if "error" not in r]
+    for cond in conditions:
+        sel = [r for r in ok if r["condition"] == cond]
+        if sel:
+            print(
+                f"mean {cond:9} onsetF1 {np.mean([r['f1_pitch_onset'] for r in sel]):.3f} "
+                f"(unrepaired {np.mean([r['f1_pitch_onset_unrepaired'] for r in sel]):.3f}) "
+                f"barF1 {np.mean([r['f1_pitch_bar_position'] for r in sel]):.3f} "
+                f"seqF1 {np.mean([r['f1_pitch_sequence'] for r in sel]):.3f} "
+                f"cpu_s {np.mean([r['cpu_s'] for r in sel]):.1f} "
+                f"max_rss_mb {max(r['peak_rss_mb'] for r in sel):.0f}"
+            )
+    if a.json:
+        a.json.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
