@@ -36,10 +36,12 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from consumers.omr import recognize as rec  # noqa: E402
-from consumers.omr import transform as tf  # noqa: E402
-from consumers.omr.synth import degrade, render  # noqa: E402
-from consumers.omr.synth import labels as lc  # noqa: E402
+import contextlib
+
+from consumers.omr import recognize as rec
+from consumers.omr import transform as tf
+from consumers.omr.synth import degrade, render
+from consumers.omr.synth import labels as lc
 
 PIECES: dict[str, tuple[str, int | None]] = {
     # name: (music21 corpus path, last bar or None for the whole piece)
@@ -63,10 +65,8 @@ class TruthNote:
 
 def _peak_rss_reset() -> None:
     # Linux: writing 5 to clear_refs resets VmHWM, so each page's peak is its own.
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def _peak_rss_mb() -> float:
@@ -78,7 +78,7 @@ def _peak_rss_mb() -> float:
 
 def engrave_piece(rel: str, last_bar: int | None) -> tuple[list[str], list[list[TruthNote]]]:
     """SVG pages of the piece and, per page, its true notes (from music21)."""
-    from music21 import chord, converter, corpus, note, stream
+    from music21 import chord, corpus, note, stream
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
     score = corpus.parse(rel)
@@ -109,12 +109,11 @@ def engrave_piece(rel: str, last_bar: int | None) -> tuple[list[str], list[list[
                 if el.duration.isGrace:
                     continue
                 in_bar = Fraction(el.getOffsetInHierarchy(m)).limit_denominator(96)
-                pitches = el.pitches if isinstance(el, chord.Chord) else [el.pitch]
                 if not isinstance(el, chord.Chord | note.Note):
                     continue
-                for p in pitches:
-                    onset = bar_starts[mi] + in_bar - page_start
-                    truth[page].append(TruthNote(int(p.midi), bar, in_bar, onset))
+                onset = bar_starts[mi] + in_bar - page_start
+                for pitch in el.pitches:
+                    truth[page].append(TruthNote(int(pitch.midi), bar, in_bar, onset))
     return pages, truth
 
 
