@@ -3,27 +3,27 @@
 1. Decode every record (malformed ones become dead letters; nothing raises).
 2. Insert one tracking row per record, ON CONFLICT DO NOTHING; only records whose row was new
    are projected, so a redelivered batch, or an event seen twice, is a no-op.
-3. Jobs: create missing rows (defaults), lock the batch's jobs (SELECT ... FOR UPDATE, in
-   job_id order so that two ledgers never deadlock), merge the new events' facts in Python and
-   write back the derived columns. Creating the rows before locking them is what makes two
-   concurrent ledgers safe: a lock on a row that does not exist yet would protect nothing.
+3. Jobs: lock the batch's existing job rows (SELECT ... FOR UPDATE, in job_id order), merge the
+   new events' facts in Python, write back the derived columns. Jobs seen for the first time
+   are inserted ON CONFLICT DO NOTHING; one that another ledger created meanwhile (a lock on
+   a row that did not exist protected nothing) is then locked and merged like the others.
 4. Artifacts, lineage, transformation history and dead letters: multi-row inserts.
 
-Every statement sends the whole batch at once (executemany / multi-row VALUES).
+Every statement sends the whole batch at once (column arrays, see ledger.bulk).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 
-from sqlalchemy import Table, bindparam, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ledger import rows
+from ledger import bulk, rows
 from ledger.models import (
     Artifact,
     ArtifactLineage,
@@ -40,7 +40,7 @@ from ledger.records import (
     RawRecord,
     decode_record,
 )
-from ledger.state_machine import JobFacts, JobState, facts_from_json, facts_of, facts_to_json
+from ledger.state_machine import JobFacts, facts_from_json, facts_of
 from schemas.events import ArtifactCreated, Event
 
 JOBS: Table = Job.__table__  # type: ignore[assignment]
@@ -117,15 +117,30 @@ def _unique(decoded: list[Decoded]) -> list[Decoded]:
 
 async def _track(conn: AsyncConnection, decoded: list[Decoded]) -> set[uuid.UUID]:
     """Insert tracking rows; return the ids that were not tracked before."""
-    if not decoded:
-        return set()
-    stmt = (
-        pg_insert(TRACKING)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(TRACKING.c.event_id)
+    new = await bulk.insert_rows(
+        conn,
+        TRACKING,
+        [rows.tracking_row(d) for d in decoded],
+        "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
     )
-    result = await conn.execute(stmt, [rows.tracking_row(d) for d in decoded])
-    return set(result.scalars().all())
+    return set(new)
+
+
+_LOCK_JOBS = text(
+    "SELECT job_id, facts FROM jobs WHERE job_id = ANY(CAST(:ids AS UUID[]))"
+    " ORDER BY job_id FOR UPDATE"
+)
+
+
+async def _lock_jobs(conn: AsyncConnection, job_ids: list[uuid.UUID]) -> dict[uuid.UUID, JobFacts]:
+    """Lock the rows of `job_ids` that exist; return their stored facts."""
+    if not job_ids:
+        return {}
+    result = await conn.execute(_LOCK_JOBS, {"ids": job_ids})
+    return {
+        job_id: facts_from_json(json.loads(data) if isinstance(data, str) else data)
+        for job_id, data in result.all()
+    }
 
 
 async def _project_jobs(conn: AsyncConnection, events: list[Event]) -> int:
@@ -136,28 +151,24 @@ async def _project_jobs(conn: AsyncConnection, events: list[Event]) -> int:
         new_facts[event.job_id] = new_facts[event.job_id].merge(facts_of(event))
     job_ids = sorted(new_facts)
 
-    # Rows first (a job may first be seen through any event), then lock them in a fixed order.
-    skeleton = [
-        {"job_id": j, "state": JobState.PENDING.value, "facts": facts_to_json(JobFacts())}
-        for j in job_ids
-    ]
-    await conn.execute(pg_insert(JOBS).on_conflict_do_nothing(index_elements=["job_id"]), skeleton)
-    locked = await conn.execute(
-        select(JOBS.c.job_id, JOBS.c.facts)
-        .where(JOBS.c.job_id.in_(job_ids))
-        .order_by(JOBS.c.job_id)
-        .with_for_update()
+    stored = await _lock_jobs(conn, job_ids)
+    unseen = [j for j in job_ids if j not in stored]
+    created = set(
+        await bulk.insert_rows(
+            conn,
+            JOBS,
+            [rows.job_row(j, new_facts[j]) for j in unseen],
+            "ON CONFLICT (job_id) DO NOTHING RETURNING job_id",
+        )
     )
-    current = {job_id: facts_from_json(data) for job_id, data in locked.all()}
-
-    updates = []
-    for job_id in job_ids:
-        merged = current.get(job_id, JobFacts()).merge(new_facts[job_id])
-        row = rows.job_row(job_id, merged)
-        row["b_job_id"] = row.pop("job_id")
-        updates.append(row)
-    stmt = update(JOBS).where(JOBS.c.job_id == bindparam("b_job_id"))
-    await conn.execute(stmt, updates)
+    # Created by a concurrent ledger since our SELECT: lock and merge those too.
+    stored |= await _lock_jobs(conn, [j for j in unseen if j not in created])
+    await bulk.update_rows(
+        conn,
+        JOBS,
+        [rows.job_row(j, facts.merge(new_facts[j])) for j, facts in sorted(stored.items())],
+        key="job_id",
+    )
     return len(job_ids)
 
 
@@ -174,20 +185,11 @@ async def _upsert_earliest(
     the live ledger), and a duplicate still yields one row.
     """
     unique = rows.earliest_by(new_rows, key, order)
-    if not unique:
-        return
-    stmt = pg_insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(key),
-        set_={c.name: stmt.excluded[c.name] for c in table.c if c.name not in key},
-        where=tuple_(*(stmt.excluded[c] for c in order)) < tuple_(*(table.c[c] for c in order)),
-    )
-    await conn.execute(stmt, unique)
+    await bulk.insert_rows(conn, table, unique, bulk.upsert_earliest_tail(table, key, order))
 
 
 async def _insert_new(conn: AsyncConnection, table: Table, new_rows: list[rows.Row]) -> None:
-    if new_rows:
-        await conn.execute(pg_insert(table).on_conflict_do_nothing(), new_rows)
+    await bulk.insert_rows(conn, table, new_rows, "ON CONFLICT DO NOTHING")
 
 
 async def record_unprojectable(engine: AsyncEngine, record: RawRecord, reason: str) -> None:

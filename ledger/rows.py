@@ -165,7 +165,7 @@ def transformation_row(event: Event) -> Row | None:
 def _parse_iso(value: str | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return datetime.fromisoformat(value)  # "...Z" (see state_machine._iso); strptime is 10x slower
 
 
 def job_row(job_id: uuid.UUID, facts: JobFacts) -> Row:

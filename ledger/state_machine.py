@@ -194,13 +194,16 @@ class JobFacts:
         return self.stages.get(stage, StageFacts())
 
     def merge(self, other: JobFacts) -> JobFacts:
-        stages = dict(self.stages)
-        for name, facts in other.stages.items():
-            stages[name] = stages[name].merge(facts) if name in stages else facts
+        stages = self.stages
+        if other.stages:
+            stages = dict(self.stages)
+            for name, facts in other.stages.items():
+                mine = stages.get(name)
+                stages[name] = facts if mine is None else mine.merge(facts)
         return JobFacts(
             stages=stages,
             job_failed=self.job_failed or other.job_failed,
-            svg_pages=self.svg_pages | other.svg_pages,
+            svg_pages=self.svg_pages | other.svg_pages if other.svg_pages else self.svg_pages,
             page_count=_max_opt(self.page_count, other.page_count),
             submission=_min_opt(self.submission, other.submission),
             last_error=_max_opt(self.last_error, other.last_error),
