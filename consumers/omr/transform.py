@@ -60,12 +60,14 @@ _BAR_CHOICES: Final = {
     Fraction(3, 2): (3, 8),
     Fraction(6): (6, 4),
 }
-# Note values rhythm repair may choose from (quarters): plain, dotted and triplet values.
-_DURATIONS: Final = sorted(
-    {Fraction(4, 2**k) for k in range(7)}
-    | {Fraction(6, 2**k) for k in range(6)}
-    | {Fraction(4, 3 * 2**k) for k in range(5)}
-)
+# Note values rhythm repair may choose from (quarters), each with a prior cost: plain values
+# are free, dotted and triplet values must earn their place (else two misread quarters in a
+# crowded bar come out as dotted eighths rather than as the far likelier plain eighths).
+_DURATIONS: Final = {
+    **{Fraction(4, 3 * 2**k): 0.7 for k in range(5)},
+    **{Fraction(6, 2**k): 0.5 for k in range(6)},
+    **{Fraction(4, 2**k): 0.0 for k in range(7)},
+}
 
 
 @dataclass
@@ -314,14 +316,15 @@ def _fit_durations(lengths: list[Fraction], bar: Fraction) -> list[Fraction]:
     cost = np.full((len(lengths) + 1, size + 1), inf)
     choice = np.zeros((len(lengths) + 1, size + 1), dtype=np.int64)
     cost[0, 0] = 0.0
-    cands = [d for d in _DURATIONS if d <= bar]
+    cands = [(d, prior) for d, prior in _DURATIONS.items() if d <= bar]
     for i, length in enumerate(lengths, start=1):
         target = float(length) if length > 0 else 1e-3
-        for d in cands:
+        for d, prior in cands:
             k = int(d / unit)
-            penalty = abs(np.log(float(d) / target))
-            if penalty > 2.1:  # more than 8x off: not a plausible misreading
+            ratio = abs(np.log(float(d) / target))
+            if ratio > 2.1:  # more than 8x off: not a plausible misreading
                 continue
+            penalty = ratio + prior
             prev = cost[i - 1, : size + 1 - k] + penalty
             better = prev < cost[i, k:]
             cost[i, k:][better] = prev[better]

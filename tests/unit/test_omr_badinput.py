@@ -1,0 +1,114 @@
+"""Bad input fails fast with a reason a user can act on (etude.errors.BadInputError)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from consumers.omr import recognize as rec
+from consumers.omr.segnet.infer import DEFAULT_WEIGHTS
+from consumers.omr.transform import rasterize_pdf, recognize_pdf
+from etude.errors import BadInputError
+
+
+def _pdf(pages: list[np.ndarray]) -> bytes:
+    ims = [Image.fromarray(p) for p in pages]
+    buf = io.BytesIO()
+    ims[0].save(buf, format="PDF", save_all=True, append_images=ims[1:], resolution=72)
+    return buf.getvalue()
+
+
+def _raw_pdf(objs: list[bytes], trailer_extra: bytes = b"") -> bytes:
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for i, o in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    for o in offsets:
+        out += b"%010d 00000 n \n" % o
+    out += b"trailer\n<< /Size %d /Root 1 0 R " % (len(objs) + 1) + trailer_extra
+    return out + b">>\nstartxref\n%d\n%%%%EOF\n" % xref
+
+
+_PAGE_OBJS = [
+    b"<< /Type /Catalog /Pages 2 0 R >>",
+    b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+]
+
+
+def test_not_a_pdf() -> None:
+    with pytest.raises(BadInputError, match="not a PDF"):
+        rasterize_pdf(b"\x89PNG\r\n\x1a\n....", max_pages=5)
+
+
+def test_corrupt_pdf() -> None:
+    with pytest.raises(BadInputError, match="corrupt"):
+        rasterize_pdf(b"%PDF-1.7\nthis is not the rest of a PDF", max_pages=5)
+
+
+def test_encrypted_pdf() -> None:
+    # Standard security handler whose password check fails for the empty user password.
+    encrypt = b"<< /Filter /Standard /V 1 /R 2 /O <%s> /U <%s> /P -4 >>" % (b"11" * 32, b"22" * 32)
+    ident = b"<" + b"33" * 16 + b">"
+    pdf = _raw_pdf([*_PAGE_OBJS, encrypt], b"/Encrypt 4 0 R /ID [%s %s] " % (ident, ident))
+    with pytest.raises(BadInputError, match="encrypted"):
+        rasterize_pdf(pdf, max_pages=5)
+
+
+def test_page_limit() -> None:
+    white = np.full((60, 40), 255, np.uint8)
+    with pytest.raises(BadInputError, match="3 pages; the limit is 2"):
+        rasterize_pdf(_pdf([white, white, white]), max_pages=2)
+
+
+def test_valid_pdf_rasterizes_every_page_in_memory() -> None:
+    a = np.full((80, 60), 255, np.uint8)
+    a[40, 10:50] = 0
+    pages = rasterize_pdf(_pdf([a, a]), dpi=144, max_pages=2)
+    assert len(pages) == 2
+    assert pages[0].dtype == np.uint8 and pages[0].ndim == 2
+    assert pages[0].shape == (160, 120)  # 72-dpi image rendered at 144 dpi
+    assert pages[0].min() < 100
+
+
+def test_blank_page() -> None:
+    white = np.full((842, 595), 255, np.uint8)
+    with pytest.raises(BadInputError, match="page 1 is blank"):
+        recognize_pdf(_pdf([white]), model=rec.OmrModel(), max_pages=5, dpi=72)
+
+
+def test_no_staves_in_maps() -> None:
+    empty = np.zeros((100, 80), np.uint8)
+    maps = rec.PageMaps(empty, empty, empty, empty, empty)
+    with pytest.raises(BadInputError, match="no music staves"):
+        rec.check_staves(maps, page=2)
+
+
+def test_oemer_failure_is_reported_as_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*_a: object, **_k: object) -> None:
+        raise IndexError("index 0 is out of bounds")
+
+    monkeypatch.setattr(rec, "_oemer_extract", boom)
+    page = np.full((400, 300), 255, np.uint8)
+    page[100:105, :] = 0
+    full = np.ones((400, 300), np.uint8)
+    maps = rec.PageMaps(full, full, full, full, full)
+    with pytest.raises(BadInputError, match="could not be read"):
+        rec.recognize_page(rec.OmrModel(), page, page=1, maps=maps)
+
+
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.exists(), reason="shipped weights not present")
+def test_photo_without_staves() -> None:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:1200, 0:900]
+    photo = 120 + 60 * np.sin(xx / 90.0) * np.cos(yy / 130.0) + rng.normal(0, 12, (1200, 900))
+    photo[300:700, 200:600] -= 70  # a dark object
+    img = np.clip(photo, 0, 255).astype(np.uint8)
+    with pytest.raises(BadInputError, match="no music staves"):
+        rec.recognize_page(rec.load_model(), img, page=1)

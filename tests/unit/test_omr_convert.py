@@ -1,0 +1,103 @@
+"""oemer-style MusicXML → IR v1 via music21, and pages merged into one score."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from consumers.omr.recognize import NoteBox
+from consumers.omr.transform import merge_pages, musicxml_to_page
+
+# What oemer 0.1.8 writes: one part, two staves, <staff> and <voice> per note, chords with
+# <chord/>, a second voice after <backup>; here with a key change and a tie added.
+_OEMER_XML = b"""<?xml version="1.0" encoding="UTF-8"?>
+<score-partwise version="4.0">
+  <part-list><score-part id="P1"><part-name>Piano</part-name></score-part></part-list>
+  <part id="P1">
+    <measure number="1">
+      <attributes><divisions>16</divisions><key><fifths>-1</fifths></key><staves>2</staves>
+        <clef number="1"><sign>G</sign><line>2</line></clef>
+        <clef number="2"><sign>F</sign><line>4</line></clef></attributes>
+      <note><pitch><step>F</step><alter>0</alter><octave>5</octave></pitch>
+        <duration>32</duration><type>half</type><staff>1</staff><voice>1</voice></note>
+      <note><chord/><pitch><step>A</step><alter>0</alter><octave>5</octave></pitch>
+        <duration>32</duration><type>half</type><staff>1</staff><voice>1</voice></note>
+      <note><pitch><step>B</step><alter>-1</alter><octave>4</octave></pitch>
+        <duration>32</duration><tie type="start"/><type>half</type><staff>1</staff>
+        <voice>1</voice><notations><tied type="start"/></notations></note>
+      <backup><duration>64</duration></backup>
+      <note><pitch><step>C</step><alter>0</alter><octave>5</octave></pitch>
+        <duration>64</duration><type>whole</type><staff>1</staff><voice>2</voice></note>
+      <backup><duration>64</duration></backup>
+      <note><pitch><step>F</step><alter>0</alter><octave>2</octave></pitch>
+        <duration>16</duration><type>quarter</type><staff>2</staff><voice>1</voice></note>
+      <note><rest/><duration>16</duration><type>quarter</type><staff>2</staff>
+        <voice>1</voice></note>
+      <note><pitch><step>C</step><alter>1</alter><octave>3</octave></pitch>
+        <duration>32</duration><type>half</type><staff>2</staff><voice>1</voice></note>
+    </measure>
+    <measure number="2">
+      <attributes><key><fifths>2</fifths></key></attributes>
+      <note><pitch><step>B</step><alter>-1</alter><octave>4</octave></pitch>
+        <duration>64</duration><tie type="stop"/><type>whole</type><staff>1</staff>
+        <voice>1</voice><notations><tied type="stop"/></notations></note>
+      <backup><duration>64</duration></backup>
+      <note><pitch><step>D</step><alter>0</alter><octave>3</octave></pitch>
+        <duration>64</duration><type>whole</type><staff>2</staff><voice>1</voice></note>
+    </measure>
+  </part>
+</score-partwise>
+"""
+
+_BOXES = [NoteBox((0.1 * i, 0.2, 0.01, 0.01), system=1 + i // 4, confidence=0.9) for i in range(8)]
+
+
+def _ir():  # type: ignore[no-untyped-def]
+    page1 = musicxml_to_page(_OEMER_XML, _BOXES, page=1)
+    page2 = musicxml_to_page(_OEMER_XML, _BOXES, page=2)
+    return merge_pages([page1, page2], Fraction(4), page_count=2)
+
+
+def test_pitches_staves_and_hands() -> None:
+    ir = _ir()
+    first = [n for n in ir.notes if n.provenance and n.provenance.page == 1]
+    assert len(first) == 8
+    right = sorted(n.spelled for n in first if n.hand == "right")
+    left = sorted(n.spelled for n in first if n.hand == "left")
+    assert right == ["A5", "B-4", "B-4", "C5", "F5"]
+    assert left == ["C#3", "D3", "F2"]
+    assert all(n.staff == (1 if n.hand == "right" else 2) for n in ir.notes)
+
+
+def test_chords_voices_ties_and_onsets() -> None:
+    ir = _ir()
+    m1 = [n for n in ir.notes if n.measure == 1]
+    f5 = next(n for n in m1 if n.spelled == "F5")
+    a5 = next(n for n in m1 if n.spelled == "A5")
+    assert f5.chord is not None and f5.chord == a5.chord
+    assert f5.duration == Fraction(2)
+    c5 = next(n for n in m1 if n.spelled == "C5")
+    assert c5.voice == 2 and c5.onset == 0 and c5.duration == 4
+    bflat = next(n for n in m1 if n.spelled == "B-4")
+    assert bflat.tie == "start" and bflat.onset == 2
+    c_sharp = next(n for n in m1 if n.spelled == "C#3")
+    assert c_sharp.measure_onset == 2  # after a quarter note and a quarter rest
+    stop = next(n for n in ir.notes if n.measure == 2 and n.spelled == "B-4")
+    assert stop.tie == "stop"
+
+
+def test_pages_merge_with_renumbered_measures_and_provenance() -> None:
+    ir = _ir()
+    assert [m.number for m in ir.measures] == [1, 2, 3, 4]
+    assert [m.onset for m in ir.measures] == [0, 4, 8, 12]
+    assert ir.measures[2].provenance is not None and ir.measures[2].provenance.page == 2
+    page2 = [n for n in ir.notes if n.provenance and n.provenance.page == 2]
+    assert min(n.measure for n in page2) == 3
+    assert min(n.onset for n in page2) == 8
+    assert all(n.provenance and n.provenance.bbox is not None for n in ir.notes)
+    assert {n.confidence for n in ir.notes} == {0.9}
+    assert [k.fifths for k in ir.key_signatures] == [-1, 2, -1, 2]
+    assert [k.measure for k in ir.key_signatures] == [1, 2, 3, 4]
+    ts = ir.time_signatures[0]
+    assert (ts.numerator, ts.denominator) == (4, 4)
+    assert ir.meta.page_count == 2
+    assert len({n.id for n in ir.notes}) == len(ir.notes)

@@ -1,0 +1,76 @@
+"""Rhythm repair: every voice of every bar fits its time signature, voices kept."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from fractions import Fraction as Fr
+
+from consumers.omr.transform import PageScore, RawNote, infer_bar_length, repair_rhythm
+
+
+def _n(measure: int, staff: int, voice: int, offset: Fr, dur: Fr, chord: int) -> RawNote:
+    return RawNote("C", 0, 4, measure, staff, voice, offset, dur, chord)
+
+
+def _totals(page: PageScore) -> dict[tuple[int, int, int], Fr]:
+    out: dict[tuple[int, int, int], Fr] = defaultdict(Fr)
+    for n in page.notes:
+        key = (n.measure, n.staff, n.voice)
+        out[key] = max(out[key], n.offset + n.duration)
+    return out
+
+
+def test_overfull_bar_is_fitted_exactly() -> None:
+    # oemer's usual error: an eighth read as a quarter, a half as a whole: 4/4 bar holds 5.5.
+    durs = [Fr(1), Fr(1), Fr(1, 2), Fr(1), Fr(2)]  # truth: 1, 1/2, 1/2, 1, 1 ... over by 1.5
+    notes, t = [], Fr(0)
+    for i, d in enumerate(durs):
+        notes.append(_n(0, 1, 1, t, d, i))
+        t += d
+    page = PageScore(page=1, notes=notes, measures=1)
+    fixed = repair_rhythm(page, Fr(4))
+    assert _totals(fixed)[(0, 1, 1)] == 4
+    onsets = [n.offset for n in fixed.notes]
+    assert onsets == sorted(onsets) and onsets[0] == 0
+    assert all(n.duration in {Fr(1, 2), Fr(1), Fr(3, 2), Fr(2)} for n in fixed.notes)
+
+
+def test_voices_chords_and_underfull_bars_are_kept() -> None:
+    notes = [
+        _n(0, 1, 1, Fr(0), Fr(2), 1),
+        _n(0, 1, 1, Fr(0), Fr(2), 1),  # a chord: same onset, same duration after repair
+        _n(0, 1, 1, Fr(2), Fr(2), 2),
+        _n(0, 1, 1, Fr(4), Fr(1), 3),  # over-full by a quarter
+        _n(0, 1, 2, Fr(0), Fr(4), 4),  # a second voice, full
+        _n(0, 2, 1, Fr(0), Fr(1), 5),  # under-full left hand: untouched
+        _n(1, 1, 1, Fr(0), Fr(4), 6),
+    ]
+    page = PageScore(page=1, notes=notes, measures=2)
+    fixed = repair_rhythm(page, Fr(4))
+    totals = _totals(fixed)
+    assert all(v <= 4 for v in totals.values())
+    assert totals[(0, 1, 1)] == 4
+    assert {(n.staff, n.voice) for n in fixed.notes} == {(1, 1), (1, 2), (2, 1)}
+    chord = [n for n in fixed.notes if n.chord_key == 1]
+    assert len(chord) == 2 and chord[0].offset == chord[1].offset
+    assert chord[0].duration == chord[1].duration
+    lh = next(n for n in fixed.notes if n.staff == 2)
+    assert (lh.offset, lh.duration) == (0, 1)
+    assert len(fixed.notes) == len(notes)
+
+
+def test_gaps_count_as_rests_when_fitting() -> None:
+    notes = [_n(0, 1, 1, Fr(1), Fr(2), 1), _n(0, 1, 1, Fr(3), Fr(2), 2)]  # 1 quarter gap, 5 long
+    fixed = repair_rhythm(PageScore(page=1, notes=notes, measures=1), Fr(3))
+    assert _totals(fixed)[(0, 1, 1)] == 3
+    assert fixed.notes[0].offset > 0  # the leading silence survives
+
+
+def test_bar_length_inferred_from_content() -> None:
+    def page(total: Fr) -> PageScore:
+        notes = [_n(m, 1, 1, Fr(0), total, m) for m in range(8)]
+        return PageScore(page=1, notes=notes, measures=8)
+
+    assert infer_bar_length([page(Fr(3))]) == 3
+    assert infer_bar_length([page(Fr(4))]) == 4
+    assert infer_bar_length([page(Fr(2))]) == 2
