@@ -91,11 +91,7 @@ class StageService:
     async def open(self) -> None:
         """Open the heavy resources the handler needs (S3 client); the broker is separate."""
         store = await self._stack.enter_async_context(open_store(self.settings))
-        retry = RetryPolicy(
-            attempts=self.settings.retry_attempts,
-            initial_s=self.settings.retry_initial_s,
-            max_s=self.settings.retry_max_s,
-        )
+        retry = RetryPolicy.from_settings(self.settings)
         self.runtime = StageRuntime(self.spec, store, EventPublisher(self.broker), retry)
 
     async def close(self) -> None:

@@ -21,6 +21,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from etude import __version__
 from etude.errors import BadInputError, TransientError
 from etude.logging import get_logger, job_context
+from etude.settings import Settings
 from etude.store import StoredObject
 from schemas import (
     DLQ,
@@ -102,6 +103,10 @@ class RetryPolicy:
     attempts: int = 5
     initial_s: float = 0.5
     max_s: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        return cls(settings.retry_attempts, settings.retry_initial_s, settings.retry_max_s)
 
     def retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
