@@ -29,8 +29,8 @@ def _raw_pdf(objs: list[bytes], trailer_extra: bytes = b"") -> bytes:
         out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    for o in offsets:
-        out += b"%010d 00000 n \n" % o
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
     out += b"trailer\n<< /Size %d /Root 1 0 R " % (len(objs) + 1) + trailer_extra
     return out + b">>\nstartxref\n%d\n%%%%EOF\n" % xref
 

@@ -6,6 +6,7 @@ from fractions import Fraction
 
 from consumers.omr.recognize import NoteBox
 from consumers.omr.transform import merge_pages, musicxml_to_page
+from schemas.ir import ScoreIRV1
 
 # What oemer 0.1.8 writes: one part, two staves, <staff> and <voice> per note, chords with
 # <chord/>, a second voice after <backup>; here with a key change and a tie added.
@@ -51,7 +52,7 @@ _OEMER_XML = b"""<?xml version="1.0" encoding="UTF-8"?>
 _BOXES = [NoteBox((0.1 * i, 0.2, 0.01, 0.01), system=1 + i // 4, confidence=0.9) for i in range(8)]
 
 
-def _ir():  # type: ignore[no-untyped-def]
+def _ir() -> ScoreIRV1:
     page1 = musicxml_to_page(_OEMER_XML, _BOXES, page=1)
     page2 = musicxml_to_page(_OEMER_XML, _BOXES, page=2)
     return merge_pages([page1, page2], Fraction(4), page_count=2)

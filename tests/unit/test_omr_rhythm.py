@@ -55,7 +55,7 @@ def test_voices_chords_and_underfull_bars_are_kept() -> None:
     assert len(chord) == 2 and chord[0].offset == chord[1].offset
     assert chord[0].duration == chord[1].duration
     lh = next(n for n in fixed.notes if n.staff == 2)
-    assert (lh.offset, lh.duration) == (0, 1)
+    assert (lh.offset, lh.duration) == (Fr(0), Fr(1))
     assert len(fixed.notes) == len(notes)
 
 
