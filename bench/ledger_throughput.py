@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import time
 import uuid
@@ -22,9 +23,9 @@ from collections.abc import AsyncIterator
 import asyncpg  # type: ignore[import-untyped]
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from etude.logging import configure_logging
 from etude.settings import Settings, get_settings
@@ -117,6 +118,34 @@ async def bench_database(server_url: str, name: str) -> AsyncIterator[str]:
         await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+async def backend_pids(engine: AsyncEngine) -> list[int]:
+    """Pids of the server processes serving this database, when the server runs here."""
+    async with engine.connect() as conn:
+        pids = (
+            await conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND backend_type = 'client backend'"
+                )
+            )
+        ).scalars()
+        return list(pids)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of `pids` from /proc (Linux), in seconds (0 for a remote server)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / ticks
+
+
 async def measure(settings: Settings, n: int, max_records: int) -> None:
     run = uuid.uuid4().hex[:8]
     prefix = f"bench.{run}."
@@ -129,13 +158,17 @@ async def measure(settings: Settings, n: int, max_records: int) -> None:
 
     async with bench_database(settings.database_url, f"etude_bench_{run}") as url:
         await upgrade_to_head_async(url)
-        engine = create_async_engine(url, pool_size=2)
+        # One connection, so its one server process does all the work that is measured.
+        engine = create_async_engine(url, pool_size=1, max_overflow=0)
         ledger = LedgerConsumer(
             settings, engine, topics=topics, group_id=f"bench-{run}", max_records=max_records
         )
         await ledger.start()
+        backends = await backend_pids(engine)
+        pg_cpu_before = cpu_seconds(backends)
         try:
             started = time.perf_counter()
+            cpu_started = time.process_time()
             first_batch: float | None = None
             batches = 0
             while ledger.projected < len(events):
@@ -147,6 +180,8 @@ async def measure(settings: Settings, n: int, max_records: int) -> None:
                 if time.perf_counter() - started > 600:
                     raise SystemExit(f"timed out at {ledger.projected} events")
             done = time.perf_counter()
+            own_cpu = time.process_time() - cpu_started
+            pg_cpu = cpu_seconds(backends) - pg_cpu_before
         finally:
             await ledger.close()
         async with engine.connect() as conn:
@@ -158,6 +193,17 @@ async def measure(settings: Settings, n: int, max_records: int) -> None:
     print(f"projected {ledger.projected} events ({rows} jobs) in {batches} batches")
     print(f"  including group join: {total_s:.2f} s = {len(events) / total_s:,.0f} events/s")
     print(f"  from the first batch: {steady_s:.2f} s = {len(events) / steady_s:,.0f} events/s")
+    n = len(events)
+    print(
+        f"  CPU per event: ledger process {own_cpu / n * 1e6:.0f} µs,"
+        f" Postgres backends {pg_cpu / n * 1e6:.0f} µs"
+        + ("" if pg_cpu else " (server not local: not measured)")
+    )
+    if own_cpu + pg_cpu > 0:
+        # Both sides work in turn (the ledger waits for each statement), so on otherwise idle
+        # cores the rate is bounded by their sum: a figure independent of other load.
+        print(f"  CPU-bound rate (idle machine): {n / (own_cpu + pg_cpu):,.0f} events/s")
+    print(f"  machine load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 def main() -> None:
