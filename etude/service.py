@@ -63,6 +63,7 @@ class StageService:
             session_timeout_ms=s.kafka_session_timeout_ms,
             heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
             max_poll_records=1,
+            fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
         )
         async def on_message(msg: KafkaMessage) -> None:
             await self._on_message(msg)

@@ -196,14 +196,18 @@ class StageRuntime:
     async def _run(self, event: ArtifactCreated) -> tuple[ArtifactCreated, ...]:
         data = await self._store.get(event.location, event.sha256)
         outputs = await asyncio.to_thread(self.spec.transform, data)
-        created = []
-        for out in outputs:
-            stored = await self._store.put(out.kind, out.data, out.media_type)
-            created.append(self._artifact_event(event, out, stored))
+        stored = await asyncio.gather(
+            *(self._store.put(out.kind, out.data, out.media_type) for out in outputs)
+        )
+        created = tuple(
+            self._artifact_event(event, o, s) for o, s in zip(outputs, stored, strict=True)
+        )
         # Publish only once every object is stored: a reader never sees a dangling event.
-        for ev in created:
-            await self._publisher.publish(ev, artifact_topic(ev.kind))
-        return tuple(created)
+        # Outputs go to different topics with no order between them, so in parallel.
+        await asyncio.gather(
+            *(self._publisher.publish(ev, artifact_topic(ev.kind)) for ev in created)
+        )
+        return created
 
     def _artifact_event(
         self, source: ArtifactCreated, out: Output, stored: StoredObject

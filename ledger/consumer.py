@@ -138,6 +138,7 @@ class LedgerConsumer:
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
             max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
             max_poll_records=max_records,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         )
 
     async def start(self) -> None:

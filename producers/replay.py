@@ -77,27 +77,18 @@ async def replay_stage(
             consumer.seek(tp, offset)
         pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
         async with open_store(settings) as store:
-            retry = RetryPolicy(
-                settings.retry_attempts, settings.retry_initial_s, settings.retry_max_s
+            runtime = StageRuntime(
+                spec, store, EventPublisher(broker), RetryPolicy.from_settings(settings)
             )
-            runtime = StageRuntime(spec, store, EventPublisher(broker), retry)
             while pending:
                 batch = await consumer.getmany(*pending, timeout_ms=1000)
+                # Whole batches, even past the end offset taken at start: Tansu reports a
+                # partition's end as its last batch's base offset + 1, so stopping at it would
+                # drop records; any appended since are harmless (processing is idempotent).
                 for tp, records in batch.items():
                     for rec in records:
-                        if rec.offset >= ends[tp]:
-                            continue
-                        report.read += 1
-                        outcome = await runtime.handle(
-                            rec.value, Delivery(tp.topic, tp.partition, rec.offset)
-                        )
-                        if isinstance(outcome, Processed):
-                            report.processed += 1
-                            report.artifacts += [str(e.artifact_id) for e in outcome.outputs]
-                        elif isinstance(outcome, Rejected):
-                            report.rejected += 1
-                        elif isinstance(outcome, Skipped):
-                            report.skipped += 1
+                        delivery = Delivery(tp.topic, tp.partition, rec.offset)
+                        report.add(await runtime.handle(rec.value, delivery))
                 for tp in list(pending):
                     if await consumer.position(tp) >= ends[tp]:
                         pending.discard(tp)
