@@ -88,7 +88,9 @@ def load_model(path: str | Path | None = None) -> OmrModel:
             for name in ("model.onnx", "metadata.pkl"):
                 if not (root / sub / name).is_file():
                     raise FileNotFoundError(f"oemer checkpoint folder lacks {sub}/{name}: {root}")
+        warm_up()
         return OmrModel(oemer_checkpoints=root, name="oemer-0.1.8-checkpoints")
+    warm_up()
     return OmrModel(segnet=load_weights(Path(path) if path else None))
 
 
@@ -156,8 +158,39 @@ def _quiet_oemer() -> None:
             logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def needs_dewarp(staff: NDArray[np.uint8], max_shift: int = 1) -> bool:
+    """Whether the staff lines drift vertically across the page.
+
+    oemer's dewarp (a scipy griddata over the whole page) costs ~1 CPU-s; a born-digital or
+    well-scanned page has level staves and skips it. The row profiles of staff pixels in the
+    left and right thirds of the page are shifted against each other by the drift.
+    """
+    w = staff.shape[1]
+    left = staff[:, w // 10 : w // 3].sum(axis=1).astype(np.float32)
+    right = staff[:, 2 * w // 3 : 9 * w // 10].sum(axis=1).astype(np.float32)
+    if left.sum() == 0 or right.sum() == 0:
+        return True
+    span = 40
+    scores = [
+        float(np.dot(left[span:-span], np.roll(right, s)[span:-span]))
+        for s in range(-span, span + 1)
+    ]
+    return abs(int(np.argmax(scores)) - span) > max_shift
+
+
+def warm_up() -> None:
+    """Import oemer's modules (sklearn, scipy, matplotlib: seconds) once, not per page."""
+    import oemer.build_system
+    import oemer.dewarp
+    import oemer.note_group_extraction
+    import oemer.notehead_extraction
+    import oemer.rhythm_extraction
+    import oemer.staffline_extraction
+    import oemer.symbol_extraction  # noqa: F401
+
+
 def _oemer_extract(
-    image_bgr: NDArray[np.uint8], maps: PageMaps, deskew: bool = True
+    image_bgr: NDArray[np.uint8], maps: PageMaps, deskew: bool | None = None
 ) -> tuple[bytes, Any]:
     """oemer.ete.extract from its "Load the original image" step on, maps given in memory."""
     from oemer import layers
@@ -176,6 +209,8 @@ def _oemer_extract(
     notehead, clefs_keys = maps.notehead.astype(np.int64), maps.clefs_keys.astype(np.int64)
     image = cv2.resize(image_bgr, (staff.shape[1], staff.shape[0]))
     clear_data()
+    if deskew is None:
+        deskew = needs_dewarp(maps.staff)
     if deskew:
         coords_x, coords_y = estimate_coords(staff)
         staff = dewarp(staff, coords_x, coords_y)
