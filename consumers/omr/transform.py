@@ -50,6 +50,8 @@ __all__ = [
 # Bump when the output for the same PDF and model can change (the ledger keys results on it).
 OMR_TRANSFORM_VERSION: Final = "omr-1"
 MAX_DPI: Final = 600
+# A poster-sized page at 300 dpi would be hundreds of MB; oemer works at ~3.7 MP anyway.
+MAX_PAGE_PIXELS: Final = 40_000_000
 _LYRIC_TAG: Final = "etude-n"
 # Bar lengths (quarters) a time signature is inferred from, with the signature written for each;
 # oemer reads no time signature, so the bar length is all the page tells us.
@@ -126,8 +128,10 @@ def rasterize_pdf(pdf_bytes: bytes, *, dpi: int = 300, max_pages: int) -> list[N
         pages: list[NDArray[np.uint8]] = []
         for i in range(count):
             page = doc[i]
+            w_pt, h_pt = page.get_size()
+            scale = min(dpi / 72, float(np.sqrt(MAX_PAGE_PIXELS / max(w_pt * h_pt, 1.0))))
             try:
-                bitmap = page.render(scale=dpi / 72, grayscale=True)
+                bitmap = page.render(scale=scale, grayscale=True)
                 arr = np.array(bitmap.to_numpy(), dtype=np.uint8, copy=True)
             except pdfium.PdfiumError as exc:
                 raise BadInputError(f"page {i + 1} of the PDF cannot be rendered ({exc})") from exc
