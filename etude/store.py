@@ -150,12 +150,12 @@ class ArtifactStore:
         resp = await self._s3.list_object_versions(Bucket=self.bucket, Prefix=key)
         return [v["VersionId"] for v in resp.get("Versions", []) if v["Key"] == key]
 
-    async def presigned_get(self, location: S3Location, filename: str | None = None) -> str:
+    async def presigned_get(self, location: S3Location) -> str:
+        # No response-content-disposition with a filename: SeaweedFS 4.48 rejects the
+        # signature of any presigned URL whose override value holds '=' (measured).
         params: dict[str, Any] = {"Bucket": location.bucket, "Key": location.key}
         if location.version_id:
             params["VersionId"] = location.version_id
-        if filename:
-            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
         url: str = await self._s3.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=self._presign_seconds
         )
