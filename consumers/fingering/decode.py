@@ -193,8 +193,8 @@ def decode_batch(
     items: Sequence[DecodeInput],
     *,
     hand_size: str = "M",
-    chunk: int = 384,
-    overlap: int = 48,
+    chunk: int = 160,
+    overlap: int = 32,
     with_marginals: bool = True,
 ) -> list[DecodeResult]:
     span = span_table(hand_size)

@@ -31,6 +31,10 @@ class NetConfig:
     channels: int = 48
     dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 1, 2, 4)
     dropout: float = 0.1
+    # Biomechanical prior: the baseline's transition costs (hmm.pair_costs) enter as 25 extra
+    # inputs and, scaled by a learned weight, are added to the transition scores. It gives the
+    # network Parncutt's hand model for free, which matters with only ~45k labelled notes.
+    prior: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -69,7 +73,10 @@ class FingeringNet(nn.Module):
         super().__init__()
         self.config = config or NetConfig()
         c = self.config.channels
-        self.inp = nn.Sequential(nn.Linear(self.config.n_features, c), nn.GELU(), nn.Linear(c, c))
+        n_in = self.config.n_features + (25 if self.config.prior else 0)
+        self.inp = nn.Sequential(nn.Linear(n_in, c), nn.GELU(), nn.Linear(c, c))
+        if self.config.prior:
+            self.prior_scale = nn.Parameter(torch.tensor(0.5))
         self.blocks = nn.Sequential(
             *(_Block(c, d, self.config.dropout) for d in self.config.dilations)
         )
@@ -77,13 +84,21 @@ class FingeringNet(nn.Module):
         self.unary = nn.Linear(c, 5)
         self.pair = nn.Linear(c, 25)
 
-    def forward(self, x: torch.Tensor) -> Scores:
-        """x: (B, T, F) features -> scores."""
+    def forward(self, x: torch.Tensor, prior: torch.Tensor | None = None) -> Scores:
+        """x: (B, T, F) features, prior: (B, T, 5, 5) transition costs (when configured)."""
+        if self.config.prior:
+            if prior is None:
+                raise ValueError("this network needs the biomechanical prior costs")
+            scaled = -(prior / 10.0).clamp(max=3.0)
+            x = torch.cat([x, scaled.flatten(2)], dim=2)
         h = self.inp(x).transpose(1, 2)
         h = self.blocks(h).transpose(1, 2)
         h = self.norm(h)
         b, t, _ = h.shape
-        return Scores(self.unary(h), self.pair(h).view(b, t, 5, 5))
+        pair = self.pair(h).view(b, t, 5, 5)
+        if self.config.prior and prior is not None:
+            pair = pair - self.prior_scale * prior
+        return Scores(self.unary(h), pair)
 
 
 def chord_mask(same_group: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +16,7 @@ import torch
 
 from consumers.fingering.decode import DecodeInput, DecodeResult, decode_batch
 from consumers.fingering.features import Events, features, prepare
+from consumers.fingering.hmm import pair_costs
 from consumers.fingering.model import FingeringNet
 
 
@@ -51,7 +53,9 @@ class HandOutput:
 
 
 def network_scores(
-    net: FingeringNet, feats: Sequence[npt.NDArray[np.float32]]
+    net: FingeringNet,
+    feats: Sequence[npt.NDArray[np.float32]],
+    priors: Sequence[npt.NDArray[np.floating[Any]]] | None = None,
 ) -> list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]]:
     """Unary (T,5) and pair (T,5,5) scores per sequence. Sequences are concatenated with a gap of
     zero rows wider than the receptive field, so one forward pass serves them all."""
@@ -59,16 +63,23 @@ def network_scores(
         return []
     gap = 2 * sum(net.config.dilations) + 2
     parts: list[npt.NDArray[np.float32]] = []
+    prior_parts: list[npt.NDArray[np.float32]] = []
     starts: list[int] = []
     pos = 0
-    for f in feats:
+    for k, f in enumerate(feats):
         starts.append(pos)
         parts.append(f)
         parts.append(np.zeros((gap, f.shape[1]), dtype=np.float32))
+        if net.config.prior:
+            if priors is None:
+                raise ValueError("this network needs the biomechanical prior costs")
+            prior_parts.append(priors[k].astype(np.float32))
+            prior_parts.append(np.zeros((gap, 5, 5), dtype=np.float32))
         pos += f.shape[0] + gap
     x = torch.from_numpy(np.concatenate(parts))[None]
+    prior_t = torch.from_numpy(np.concatenate(prior_parts))[None] if prior_parts else None
     with torch.inference_mode():
-        s = net(x)
+        s = net(x, prior_t)
     unary = s.unary[0].numpy()
     pair = s.pair[0].numpy()
     return [
@@ -89,7 +100,8 @@ def predict_hands(
         for h in hands
     ]
     feats = [features(e) for e in events]
-    scores = network_scores(model.net, feats)
+    priors = [pair_costs(e) for e in events] if model.net.config.prior else None
+    scores = network_scores(model.net, feats, priors)
     inputs: list[DecodeInput] = []
     for h, ev, (unary, pair) in zip(hands, events, scores, strict=True):
         anchors = np.zeros(len(ev), dtype=np.int64)

@@ -107,8 +107,12 @@ def assign_fingering(
             probs = out.probabilities[k]
             fixed = bool(inp.anchors[k] > 0)
             order = np.argsort(-probs)[:N_ALTERNATIVES]
+            # model_construct: the values are valid by construction (fingers 1..5, clipped
+            # probabilities) and full validation of every note would cost more than inference.
             alts = tuple(
-                FingerAlternative(finger=int(f) + 1, probability=float(np.clip(probs[f], 0, 1)))
+                FingerAlternative.model_construct(
+                    finger=int(f) + 1, probability=float(np.clip(probs[f], 0.0, 1.0))
+                )
                 for f in order
             )
             conf = 1.0 if fixed else float(np.clip(probs[finger - 1], 0, 1))
@@ -118,14 +122,19 @@ def assign_fingering(
             finger, conf, alts, _ = assigned[origin]
             assigned[cont] = (finger, conf, alts, False)
     notes_v2: list[NoteV2] = []
+    v1_fields = tuple(NoteV1.model_fields)
     for n in ir.notes:
-        data = n.model_dump()
+        # The v1 part was validated when `ir` was built; copying it field by field keeps the
+        # nested models as they are (NoteV2 extends NoteV1 with defaults for the new fields).
+        data = {name: getattr(n, name) for name in v1_fields}
         if n.id in assigned:
             finger, conf, alts, fixed = assigned[n.id]
             data.update(
                 finger=finger, finger_confidence=conf, alternatives=alts, finger_fixed=fixed
             )
-        notes_v2.append(NoteV2.model_validate(data))
+        else:
+            data.update(finger=None, finger_confidence=None, alternatives=(), finger_fixed=False)
+        notes_v2.append(NoteV2.model_construct(**data))
     return ScoreIRV2(
         meta=ir.meta,
         key_signatures=ir.key_signatures,

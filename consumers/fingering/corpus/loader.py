@@ -22,6 +22,7 @@ Split = Literal["train", "val", "test"]
 HELD_OUT_SOURCES: Final = frozenset({"music21-clara-schumann", "openscore-lieder"})
 SOURCES: Final = (
     "nifc-chopin-first-editions",
+    "mutopia",
     "nifc-polish-scores",
     "pydactyl-beringer",
     "music21-clara-schumann",
@@ -30,6 +31,7 @@ SOURCES: Final = (
 LICENCES: Final = {
     "nifc-chopin-first-editions": "CC BY 4.0 (The Fryderyk Chopin Institute)",
     "nifc-polish-scores": "CC BY 4.0 (The Fryderyk Chopin Institute)",
+    "mutopia": "per piece (Public Domain / CC BY / CC BY-SA), see mutopia/INDEX.tsv",
     "pydactyl-beringer": "MIT transcription (D. Randolph); Beringer & Dunhill 1900, PD",
     "music21-clara-schumann": "CC BY-SA 4.0 (Cypressdome for IMSLP)",
     "openscore-lieder": "CC0 1.0",
@@ -137,6 +139,47 @@ def load_beringer(data_dir: Path) -> list[HandSequence]:
     return out
 
 
+def default_cache_dir() -> Path:
+    """LilyPond extraction cache (outside the repository): ``$ETUDE_CACHE`` or ~/.cache/etude."""
+    return Path(os.environ.get("ETUDE_CACHE", Path.home() / ".cache" / "etude")) / "fingering"
+
+
+def load_mutopia(
+    data_dir: Path, cache_dir: Path | None = None, *, run_missing: bool | None = None
+) -> list[HandSequence]:
+    """Mutopia pieces extracted with LilyPond (cached); pieces LilyPond cannot read are skipped,
+    as is the whole source when LilyPond is not installed and nothing is cached."""
+    from consumers.fingering.corpus.lilypond import extract_cached, parse_engraver_output
+
+    root = data_dir / "mutopia"
+    cache = (cache_dir or default_cache_dir()) / "mutopia"
+    out: list[HandSequence] = []
+    for cols in _index(root / "INDEX.tsv"):
+        if len(cols) < 12 or cols[11].strip() != "yes":
+            continue
+        rel, main_file, licence = cols[0], cols[1], cols[3]
+        if run_missing is None:
+            run_missing = os.environ.get("ETUDE_MUTOPIA_CACHE_ONLY", "") != "1"
+        text = extract_cached(root / rel, main_file, cache, run_missing=run_missing)
+        if not text:
+            continue
+        parts = rel.split("/")
+        work = "/".join(parts[1:3]) if len(parts) > 2 else rel
+        for group, hand, notes in parse_engraver_output(text).hands:
+            if notes:
+                out.append(
+                    make_sequence(
+                        source="mutopia",
+                        piece=f"{rel}#{group}",
+                        work=work,
+                        hand=hand,
+                        notes=notes,
+                        licence=licence,
+                    )
+                )
+    return out
+
+
 def load_musicxml_source(data_dir: Path, source: str) -> list[HandSequence]:
     from consumers.fingering.corpus.musicxml import read_musicxml_ir
 
@@ -182,6 +225,8 @@ def load_corpus(
             out += load_kern_source(data_dir, source)
         elif source == "pydactyl-beringer":
             out += load_beringer(data_dir)
+        elif source == "mutopia":
+            out += load_mutopia(data_dir)
         else:
             out += load_musicxml_source(data_dir, source)
     return out
