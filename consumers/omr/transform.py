@@ -299,8 +299,9 @@ def infer_bar_length(pages: list[PageScore]) -> Fraction:
         for n in pg.notes:
             per_measure[(n.measure, n.staff, n.voice)].append(n)
         for (_m, _s, v), ns in per_measure.items():
-            if v == 1:
-                totals.append(_measure_total(ns))
+            sounding = [n for n in ns if not n.is_rest]
+            if v == 1 and sounding:
+                totals.append(_measure_total(sounding))
     if not totals:
         return Fraction(4)
     q = float(np.percentile([float(t) for t in totals], 35))
@@ -348,6 +349,24 @@ def _fit_durations(lengths: list[Fraction], bar: Fraction) -> list[Fraction]:
     return [unit * k for k in reversed(out_units)]
 
 
+def _credible_rests(notes: list[RawNote], bar: Fraction) -> list[RawNote]:
+    """Drop rests that overlap a note of their own voice and clip rests at the barline.
+
+    oemer reads stray whole rests (a smudge, a clef fragment) and places them on top of
+    notes; counted as time, they would make a correct bar look over-full.
+    """
+    sounding = [(n.offset, n.offset + n.duration) for n in notes if not n.is_rest]
+    kept = [n for n in notes if not n.is_rest]
+    for r in notes:
+        if not r.is_rest:
+            continue
+        start, end = r.offset, min(r.offset + r.duration, bar)
+        if end <= start or any(s < end and start < e for s, e in sounding):
+            continue
+        kept.append(replace(r, duration=end - start))
+    return kept
+
+
 def repair_rhythm(page: PageScore, bar: Fraction) -> PageScore:
     """Make every voice of every measure fit the bar: over-full voices get note values that sum
     to exactly `bar` (closest in ratio to what oemer read), onsets re-derived from them; voices
@@ -356,7 +375,8 @@ def repair_rhythm(page: PageScore, bar: Fraction) -> PageScore:
     for n in page.notes:
         groups[(n.measure, n.staff, n.voice)].append(n)
     out: list[RawNote] = []
-    for _key, ns in sorted(groups.items()):
+    for _key, group in sorted(groups.items()):
+        ns = _credible_rests(group, bar)
         if _measure_total(ns) <= bar:
             out.extend(ns)
             continue

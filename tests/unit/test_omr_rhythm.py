@@ -74,3 +74,13 @@ def test_bar_length_inferred_from_content() -> None:
     assert infer_bar_length([page(Fr(3))]) == 3
     assert infer_bar_length([page(Fr(4))]) == 4
     assert infer_bar_length([page(Fr(2))]) == 2
+
+
+def test_stray_rests_do_not_make_a_full_bar_overfull() -> None:
+    notes = [_n(0, 1, 1, Fr(i), Fr(1), i) for i in range(4)]
+    stray = RawNote("C", 0, 4, 0, 1, 1, Fr(1), Fr(4), -1, is_rest=True)  # on top of notes
+    tail = RawNote("C", 0, 4, 0, 1, 1, Fr(3), Fr(4), -1, is_rest=True)  # past the barline
+    page = PageScore(page=1, notes=[*notes, stray, tail], measures=1)
+    fixed = repair_rhythm(page, Fr(4))
+    sounding = [n for n in fixed.notes if not n.is_rest]
+    assert [(n.offset, n.duration) for n in sounding] == [(Fr(i), Fr(1)) for i in range(4)]
