@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEV_JWT_SECRET = "etude-dev-only-jwt-secret-change-me-0123456789"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ETUDE_", env_file=".env", extra="ignore")
@@ -67,6 +69,30 @@ class Settings(BaseSettings):
 
     # Outputs
     output_dir: Path = Path("out")
+
+    # HTTP API (producers/api)
+    api_host: str = "127.0.0.1"
+    api_port: int = 18080
+    api_url: str = Field(
+        default="", description="Where the CLI finds the API for live progress (SSE); '' = none."
+    )
+    api_token: SecretStr | None = Field(
+        default=None, description="Access token the CLI sends to the API (`--wait` over SSE)."
+    )
+    # The default is for local development only: the API logs a warning when it is used.
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_access_ttl_s: int = 900
+    jwt_refresh_ttl_s: int = 14 * 24 * 3600
+    bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+    cors_origins: str = Field(default="", description="Comma-separated origins; '' = none.")
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_pages: int = 200
+    upload_rate_per_minute: int = 30
+    job_cache_ttl_s: int = 30
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def local_service_set(self) -> frozenset[str]:

@@ -195,3 +195,7 @@ PROJECTION_TABLES: tuple[str, ...] = (
     "processed_events",
     "dead_letters",
 )
+
+# Not a projection: registered on Base for Alembic (see ledger/users.py); import at the end
+# because it needs Base.
+from ledger import users as _users  # noqa: E402, F401
