@@ -367,13 +367,51 @@ def _credible_rests(notes: list[RawNote], bar: Fraction) -> list[RawNote]:
     return kept
 
 
-def repair_rhythm(page: PageScore, bar: Fraction) -> PageScore:
-    """Make every voice of every measure fit the bar: over-full voices get note values that sum
-    to exactly `bar` (closest in ratio to what oemer read), onsets re-derived from them; voices
-    that fall short keep their onsets (the rest is silence). Voices are never merged."""
-    groups: dict[tuple[int, int, int], list[RawNote]] = defaultdict(list)
-    for n in page.notes:
-        groups[(n.measure, n.staff, n.voice)].append(n)
+def _x_center(n: RawNote) -> float:
+    assert n.box is not None
+    return n.box.bbox[0] + n.box.bbox[2] / 2
+
+
+def _columns(notes: list[RawNote], tolerance: float = 0.8) -> list[list[RawNote]]:
+    """Noteheads grouped into columns by x: printed music puts simultaneous notes one above the
+    other, in both staves. Heads closer than `tolerance` head widths share a column."""
+    threshold = tolerance * float(np.median([n.box.bbox[2] for n in notes if n.box is not None]))
+    order = sorted(notes, key=_x_center)
+    columns = [[order[0]]]
+    for n in order[1:]:
+        if _x_center(n) - _x_center(columns[-1][-1]) <= threshold:
+            columns[-1].append(n)
+        else:
+            columns.append([n])
+    return columns
+
+
+def _repair_by_columns(notes: list[RawNote], bar: Fraction) -> list[RawNote]:
+    """Onsets from the left-to-right order of the noteheads, durations from oemer.
+
+    oemer's own offsets come from its voice bookkeeping (backup/forward), which collapses in
+    busy bars; the page layout does not. Each column lasts as long as its shortest note; when
+    the columns overrun the bar their lengths are refitted to sum to it exactly.
+    """
+    columns = _columns(notes)
+    lengths = [min(n.duration for n in col) for col in columns]
+    if sum(lengths) > bar:
+        lengths = _fit_durations(lengths, bar)
+    out: list[RawNote] = []
+    onset = Fraction(0)
+    for col, length in zip(columns, lengths, strict=True):
+        for n in col:
+            # A note may outlast its column (a half note under running eighths), not the bar.
+            out.append(replace(n, offset=onset, duration=max(min(n.duration, bar - onset), length)))
+        onset += length
+    return out
+
+
+def _repair_by_voices(notes: list[RawNote], bar: Fraction) -> list[RawNote]:
+    """Fallback without note positions: each over-full voice refitted on its own."""
+    groups: dict[tuple[int, int], list[RawNote]] = defaultdict(list)
+    for n in notes:
+        groups[(n.staff, n.voice)].append(n)
     out: list[RawNote] = []
     for _key, group in sorted(groups.items()):
         ns = _credible_rests(group, bar)
@@ -384,15 +422,29 @@ def repair_rhythm(page: PageScore, bar: Fraction) -> PageScore:
         fitted = _fit_durations([length for _, length, _ in events], bar)
         onset = Fraction(0)
         for (_, _, members), length in zip(events, fitted, strict=True):
-            for n in members:
-                out.append(
-                    replace(
-                        n,
-                        offset=onset,
-                        duration=min(length, n.duration) if n.duration < length else length,
-                    )
-                )
+            out.extend(replace(n, offset=onset, duration=min(length, n.duration)) for n in members)
             onset += length
+    return out
+
+
+def repair_rhythm(page: PageScore, bar: Fraction) -> PageScore:
+    """Make every measure fit its bar length, keeping each note's voice.
+
+    With notehead boxes (always, from recognize.py) onsets follow the columns of the page and
+    over-full bars are refitted to sum exactly to `bar`; without them each over-full voice is
+    refitted alone. Note values are chosen closest in ratio to what oemer read (plain values
+    preferred); bars that fall short keep their onsets (the rest is silence).
+    """
+    by_measure: dict[int, list[RawNote]] = defaultdict(list)
+    for n in page.notes:
+        by_measure[n.measure].append(n)
+    out: list[RawNote] = []
+    for _m, notes in sorted(by_measure.items()):
+        sounding = [n for n in notes if not n.is_rest]
+        if sounding and all(n.box is not None for n in sounding):
+            out.extend(_repair_by_columns(sounding, bar))
+        else:
+            out.extend(_repair_by_voices(notes, bar))
     out.sort(key=lambda n: (n.measure, n.staff, n.voice, n.offset))
     return replace(page, notes=out)
 

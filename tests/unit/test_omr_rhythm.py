@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from fractions import Fraction as Fr
 
+from consumers.omr.recognize import NoteBox
 from consumers.omr.transform import PageScore, RawNote, infer_bar_length, repair_rhythm
 
 
@@ -84,3 +85,20 @@ def test_stray_rests_do_not_make_a_full_bar_overfull() -> None:
     fixed = repair_rhythm(page, Fr(4))
     sounding = [n for n in fixed.notes if not n.is_rest]
     assert [(n.offset, n.duration) for n in sounding] == [(Fr(i), Fr(1)) for i in range(4)]
+
+
+def test_columns_of_noteheads_give_onsets_when_oemer_stacks_them() -> None:
+    # oemer's voice bookkeeping collapsed: four sixteenths all at offset 0, plus a half note
+    # in the left hand under the first one. The page order (x) still tells the sequence.
+    def boxed(staff: int, x: float, dur: Fr, key: int) -> RawNote:
+        n = _n(0, staff, 1, Fr(0), dur, key)
+        n.box = NoteBox((x, 0.2 if staff == 1 else 0.4, 0.01, 0.01), system=1, confidence=1.0)
+        return n
+
+    rh = [boxed(1, 0.10 + 0.03 * i, Fr(1, 4), i) for i in range(4)]
+    lh = [boxed(2, 0.102, Fr(2), 9)]
+    fixed = repair_rhythm(PageScore(page=1, notes=[*rh, *lh], measures=1), Fr(4))
+    onsets = sorted(n.offset for n in fixed.notes if n.staff == 1)
+    assert onsets == [Fr(0), Fr(1, 4), Fr(1, 2), Fr(3, 4)]
+    left = next(n for n in fixed.notes if n.staff == 2)
+    assert (left.offset, left.duration, left.voice) == (Fr(0), Fr(2), 1)
