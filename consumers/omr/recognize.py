@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from consumers.omr.segnet.infer import load_weights, predict
 from consumers.omr.segnet.model import SegNet
-from consumers.omr.synth.render import OEMER_PIXELS
+from consumers.omr.synth.labels import OEMER_PIXELS
 from etude.errors import BadInputError
 
 # oemer keeps its intermediate results in module globals: one page at a time per process.

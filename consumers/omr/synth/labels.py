@@ -23,6 +23,9 @@ CLEF_KEY_ACCID: Final = 4
 OTHER: Final = 5
 LEAF_CLASSES: Final = (STAFF_LINE, STEM_REST_BAR, NOTEHEAD, CLEF_KEY_ACCID, OTHER)
 
+# oemer resizes every page to about this many pixels before its networks and later stages.
+OEMER_PIXELS: Final = 3_675_000
+
 STAFF3_NAMES: Final = ("background", "staff", "symbols")
 SEG4_NAMES: Final = ("background", "stems_rests_barlines", "noteheads", "clefs_keys_accidentals")
 

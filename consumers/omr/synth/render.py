@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from consumers.omr.synth import labels as lc
+from consumers.omr.synth.labels import OEMER_PIXELS
 
 SVG_NS: Final = "http://www.w3.org/2000/svg"
 XLINK_NS: Final = "http://www.w3.org/1999/xlink"
@@ -52,8 +53,6 @@ _GROUP_CLASS: Final = {
     "beam": lc.OTHER,
     "ledgerLines": lc.OTHER,
 }
-# oemer resizes every page to about this many pixels before its networks and later stages.
-OEMER_PIXELS: Final = 3_675_000
 INK_THRESHOLD: Final = 160  # grey level under which an anti-aliased pixel counts as ink
 
 
