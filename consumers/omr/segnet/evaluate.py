@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -64,9 +65,18 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument(
+        "--update-record", action="store_true", help="store the result in the weights' .json"
+    )
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    print(json.dumps(evaluate(a.pages, a.weights, a.device, a.limit), indent=1))
+    result = evaluate(a.pages, a.weights, a.device, a.limit)
+    print(json.dumps(result, indent=1))
+    if a.update_record:
+        record_path = a.weights.with_suffix(".json")
+        record = json.loads(record_path.read_text()) if record_path.exists() else {}
+        record["heldout_synthetic_eval"] = {"command": " ".join(sys.argv), **result}
+        record_path.write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":
