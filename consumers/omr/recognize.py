@@ -32,7 +32,7 @@ from etude.errors import BadInputError
 # oemer keeps its intermediate results in module globals: one page at a time per process.
 _OEMER_LOCK: Final = threading.Lock()
 # Fewer staff-line pixels than this share of the page: nothing to read (blank page, photo).
-MIN_STAFF_SHARE: Final = 0.002
+MIN_STAFF_SHARE: Final = 0.001
 # A page whose darkest pixels are this close to paper carries no ink at all.
 MIN_INK_CONTRAST: Final = 40
 
