@@ -148,6 +148,11 @@ def _job_id_of(raw: dict[str, Any]) -> uuid.UUID | None:
 def decode_event(data: bytes | str) -> Event:
     """Parse one event, with a clear reason for malformed JSON, unknown types or versions."""
     try:
+        # Fast path (pydantic-core parses the JSON itself); only a failure pays for diagnosis.
+        return _event_adapter.validate_json(data)
+    except ValidationError:
+        pass
+    try:
         raw = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EventDecodeError(f"malformed event JSON: {exc}") from exc
