@@ -13,4 +13,10 @@ PY=${PYTHON:-python3}
 if [ -f deploy/requirements-oemer.txt ]; then
   .venv/bin/python -m pip install -q --no-deps -r deploy/requirements-oemer.txt
 fi
+# The web page's end-to-end test drives Debian's chromium through Playwright. Install it when
+# missing and we may (root with apt); otherwise that one test says it is skipped.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+    || echo "chromium could not be installed: the browser test will be skipped" >&2
+fi
 echo "Étude installed in .venv (activate with: . .venv/bin/activate)"

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -119,27 +123,103 @@ async def submit_file(
 async def follow(
     settings: Settings, job_id: uuid.UUID, timeout_s: float, console: Console
 ) -> JobView | None:
-    """Live progress bar until the job reaches a terminal state (or the timeout)."""
+    """Live progress bar until the job reaches a terminal state (or the timeout).
+
+    With ETUDE_API_URL (and ETUDE_API_TOKEN) set, it listens to the API's Server-Sent Events;
+    if the API cannot serve this job (unreachable, 401, or a job with no owner: 404) it falls
+    back to polling the ledger directly.
+    """
     deadline = time.monotonic() + timeout_s
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[state]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(f"job {str(job_id)[:8]}", total=1.0, state="submitted")
+
+        def show(view: JobView) -> None:
+            progress.update(task, completed=PROGRESS[view.state], state=view.state.value)
+
+        if settings.api_url and settings.api_token is not None:
+            try:
+                return await _follow_sse(settings, job_id, deadline, show)
+            except (httpx.HTTPError, _ApiUnavailableError, ValueError) as exc:
+                console.print(f"[yellow]live progress from the ledger ({exc})[/yellow]")
+        return await _follow_ledger(settings, job_id, deadline, show)
+
+
+class _ApiUnavailableError(Exception):
+    pass
+
+
+async def _follow_ledger(
+    settings: Settings, job_id: uuid.UUID, deadline: float, show: Callable[[JobView], None]
+) -> JobView | None:
     view: JobView | None = None
     async with ledger_session(settings) as sessions:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[state]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        ) as progress:
-            task = progress.add_task(f"job {str(job_id)[:8]}", total=1.0, state="submitted")
-            while time.monotonic() < deadline:
-                async with sessions() as session:
-                    view = await get_job(session, job_id)
-                if view is not None:
-                    progress.update(task, completed=PROGRESS[view.state], state=view.state.value)
-                    if view.state in TERMINAL:
-                        break
-                await asyncio.sleep(0.3)
+        while time.monotonic() < deadline:
+            async with sessions() as session:
+                view = await get_job(session, job_id)
+            if view is not None:
+                show(view)
+                if view.state in TERMINAL:
+                    break
+            await asyncio.sleep(0.3)
+    return view
+
+
+def _view_from_api(body: dict[str, Any]) -> JobView:
+    def when(value: Any) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    return JobView(
+        job_id=uuid.UUID(body["job_id"]),
+        state=JobState(body["state"]),
+        owner=body.get("owner"),
+        filename=body.get("filename"),
+        first_stage=body.get("first_stage"),
+        created_at=when(body.get("created_at")),
+        updated_at=when(body.get("updated_at")),
+        last_error=body.get("last_error"),
+        correlation_id=None,
+        facts={},
+    )
+
+
+async def _follow_sse(
+    settings: Settings, job_id: uuid.UUID, deadline: float, show: Callable[[JobView], None]
+) -> JobView | None:
+    """Read `GET /jobs/{id}/events` until its `end` event (or the deadline)."""
+    assert settings.api_token is not None
+    url = f"{settings.api_url.rstrip('/')}/jobs/{job_id}/events"
+    headers = {
+        "Authorization": f"Bearer {settings.api_token.get_secret_value()}",
+        "Accept": "text/event-stream",
+    }
+    view: JobView | None = None
+    event = ""
+    timeout = httpx.Timeout(10.0, read=60.0)  # the stream sends a keep-alive every 15 s
+    try:
+        async with (
+            asyncio.timeout(max(0.0, deadline - time.monotonic())),
+            httpx.AsyncClient(timeout=timeout) as client,
+            client.stream("GET", url, headers=headers) as resp,
+        ):
+            if resp.status_code != 200:
+                raise _ApiUnavailableError(f"API answered {resp.status_code}")
+            async for line in resp.aiter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event == "state":
+                    view = _view_from_api(json.loads(line[5:]))
+                    show(view)
+                elif line.startswith("data:") and event == "end":
+                    break
+    except TimeoutError:
+        pass  # the deadline: report what was seen
     return view
 
 

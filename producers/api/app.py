@@ -51,30 +51,32 @@ class UploadSizeLimit:
             await self._too_large(scope, receive, send)
             return
         seen = 0
+        rejected = False
 
         async def counting() -> Message:
-            nonlocal seen
+            nonlocal seen, rejected
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and not rejected:
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLargeError
+                    # Answer 413 now and tell the app the client is gone: it stops reading
+                    # (a raised error would be turned into a 400 by the form parser).
+                    rejected = True
+                    await self._too_large(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
-        try:
-            await self.app(scope, counting, send)
-        except _TooLargeError:
-            await self._too_large(scope, receive, send)
+        async def guarded_send(message: Message) -> None:
+            if not rejected:  # after our 413, whatever the app says is dropped
+                await send(message)
+
+        await self.app(scope, counting, guarded_send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse(
             {"detail": f"upload larger than {self.limit - _MULTIPART_SLACK} bytes"}, status_code=413
         )
         await response(scope, receive, send)
-
-
-class _TooLargeError(Exception):
-    pass
 
 
 @asynccontextmanager

@@ -111,7 +111,7 @@ async def upload(
     data = await file.read(s.max_upload_bytes + 1)
     if len(data) > s.max_upload_bytes:
         raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"larger than {s.max_upload_bytes} bytes"
+            status.HTTP_413_CONTENT_TOO_LARGE, f"larger than {s.max_upload_bytes} bytes"
         )
     try:
         pages = await asyncio.to_thread(count_pages, data)
@@ -119,7 +119,7 @@ async def upload(
         raise HTTPException(exc.status, exc.reason) from exc
     if pages > s.max_pages:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, f"{pages} pages: at most {s.max_pages}"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"{pages} pages: at most {s.max_pages}"
         )
     filename = safe_filename(file.filename)
     job = await submit_pdf(
@@ -276,7 +276,7 @@ async def retry(job_id: uuid.UUID, user_id: CurrentUser, services: ServicesDep) 
         rows = await session.execute(
             select(Artifact.artifact_id, Artifact.event_id).where(Artifact.job_id == job_id)
         )
-        event_ids = dict(rows.tuples().all())
+        event_ids = {artifact_id: event_id for artifact_id, event_id in rows}
     try:
         done = await retry_job(services.publisher, view, graph, event_ids=event_ids)
     except NotRetryableError as exc:

@@ -69,7 +69,7 @@ def test_pid_record_of_a_reused_pid_is_not_ours(tmp_path: Path) -> None:
 
 def test_procfile_lists_the_pipeline_processes() -> None:
     entries = procfile_entries(PROCFILE)
-    assert set(entries) == {"render", "ledger", "omr", "fingering"}
+    assert set(entries) == {"render", "ledger", "omr", "fingering", "api"}
     assert module_of(entries["render"]) == "consumers.render"
     assert module_of(entries["ledger"]) == "ledger"
 
