@@ -122,12 +122,22 @@ async def new_user(client: httpx.AsyncClient) -> ApiUser:
 
 
 async def wait_for_state(
-    client: httpx.AsyncClient, user: ApiUser, job_id: str, states: set[str], within_s: float = 30
+    client: httpx.AsyncClient,
+    user: ApiUser,
+    job_id: str,
+    states: set[str],
+    within_s: float = 30,
+    *,
+    until_projected: bool = False,
 ) -> dict[str, Any]:
+    """Poll GET /jobs/{id}; with until_projected a 404 (not in the ledger yet) is waited out."""
     deadline = asyncio.get_running_loop().time() + within_s
     body: dict[str, Any] = {}
     while asyncio.get_running_loop().time() < deadline:
         resp = await client.get(f"/jobs/{job_id}", headers=user.headers)
+        if until_projected and resp.status_code == 404:
+            await asyncio.sleep(0.2)
+            continue
         assert resp.status_code == 200, resp.text
         body = resp.json()
         if body["state"] in states:
