@@ -17,6 +17,7 @@ segmentation errors from oemer's own.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -30,18 +31,20 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-from PIL import Image
+# The budget is "2 cores": BLAS pools must be sized before numpy loads.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "2")
+
+import numpy as np  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
+from PIL import Image  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import contextlib
-
-from consumers.omr import recognize as rec
-from consumers.omr import transform as tf
-from consumers.omr.synth import degrade, render
-from consumers.omr.synth import labels as lc
+from consumers.omr import recognize as rec  # noqa: E402
+from consumers.omr import transform as tf  # noqa: E402
+from consumers.omr.synth import degrade, render  # noqa: E402
+from consumers.omr.synth import labels as lc  # noqa: E402
 
 PIECES: dict[str, tuple[str, int | None]] = {
     # name: (music21 corpus path, last bar or None for the whole piece)
@@ -265,7 +268,6 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(a.threads)
-    os.environ.setdefault("OMP_NUM_THREADS", str(a.threads))
     model = tf.load_model(a.oemer_checkpoints or a.weights)
     conditions = list(a.conditions) + (["oracle"] if a.oracle else [])
     rows: list[dict[str, Any]] = []
