@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     liveness_port_base: int = Field(default=0, description="0: no HTTP liveness endpoint.")
 
+    # Fingering stage (part of the transformation parameters: changing them derives new IR v2)
+    fingering_weights: Path | None = Field(
+        default=None, description="User-supplied fingering weights; default: the shipped ones."
+    )
+    fingering_hand_size: str = Field(default="M", description="XXS..XXL, as pianoplayer's.")
+    fingering_hands: str = Field(default="right,left", description="Hands to finger.")
+
     # Outputs
     output_dir: Path = Path("out")
 
