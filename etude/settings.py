@@ -65,7 +65,6 @@ class Settings(BaseSettings):
     retry_initial_s: float = 0.5
     retry_max_s: float = 10.0
     log_level: str = "INFO"
-    liveness_port_base: int = Field(default=0, description="0: no HTTP liveness endpoint.")
 
     # Fingering stage (part of the transformation parameters: changing them derives new IR v2)
     fingering_weights: Path | None = Field(
