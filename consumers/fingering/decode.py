@@ -108,46 +108,42 @@ def _viterbi(batch: _Batch, span: I64 | None, use_anchors: bool) -> tuple[I64, F
         onehot = np.eye(5, dtype=bool)[np.clip(batch.anchors - 1, 0, 4)]
         unary = np.where(anchored[..., None] & ~onehot, NEG, unary)
     eye = np.eye(5, dtype=bool)
-    score = np.where(eye[None], unary[:, 0, None, :], NEG)  # (B, a, f)
-    back = np.zeros((b_size, length, 25), dtype=np.int16)
-    rows = np.arange(b_size)
-    span_ok_pair = span if span is not None else None
+    diag = np.where(eye, 0.0, NEG)  # (a, f): a new group starts at its lowest key, a = f
+    # Everything that does not depend on the running scores is computed once for all steps;
+    # the loop over time is then a handful of numpy calls on (B, 5, 5, 5) arrays.
+    trans_in = batch.pair + _ASC  # (B, L, f', f) inside a chord: fingers rise
+    add_in = np.broadcast_to(unary[:, :, None, :], (b_size, length, 5, 5))
+    if span is not None:
+        trans_in = np.where(batch.d_prev[..., None, None] <= span, trans_in, NEG)
+        low_ok = (batch.d_low[..., None, None] <= span) | eye
+        add_in = add_in + np.where(low_ok, 0.0, NEG)
+    a_base = (np.arange(5) * 5)[None, :, None]
+    rows = np.arange(b_size)[:, None]
+    score = diag + unary[:, 0, None, :]  # (B, a, f)
+    back = np.zeros((b_size, length, 5, 5), dtype=np.int8)  # previous state a*5+f'
     for t in range(1, length):
-        trans = batch.pair[:, t] + _ASC[None]  # (B, f', f)
-        if span_ok_pair is not None:
-            ok_pair = batch.d_prev[:, t, None, None] <= span_ok_pair[None]
-            trans = np.where(ok_pair, trans, NEG)
-        cand = score[:, :, :, None] + trans[:, None, :, :]  # (B, a, f', f)
-        in_arg = cand.argmax(axis=2)  # (B, a, f)
-        in_val = np.take_along_axis(cand, in_arg[:, :, None, :], axis=2)[:, :, 0, :]
-        if span is not None:
-            ok_low = batch.d_low[:, t, None, None] <= span[None]
-            in_val = np.where(ok_low | eye[None], in_val, NEG)
-        in_val = in_val + unary[:, t, None, :]
-        in_back = np.arange(5)[None, :, None] * 5 + in_arg  # prev state (a, f')
-        # new group: best over all previous states, then diagonal (a = f)
-        best_a = score.argmax(axis=1)  # (B, f')
-        m = np.take_along_axis(score, best_a[:, None, :], axis=1)[:, 0, :]
+        cand = score[:, :, :, None] + trans_in[:, t, None, :, :]  # (B, a, f', f)
+        in_val = cand.max(axis=2) + add_in[:, t]
+        in_back = cand.argmax(axis=2) + a_base
+        m = score.max(axis=1)  # (B, f'): best lowest-finger for each previous finger
+        best_a = score.argmax(axis=1)
         cand2 = m[:, :, None] + batch.pair[:, t]  # (B, f', f)
         arg2 = cand2.argmax(axis=1)  # (B, f)
-        val2 = np.take_along_axis(cand2, arg2[:, None, :], axis=1)[:, 0, :] + unary[:, t]
-        new_val = np.where(eye[None], val2[:, None, :], NEG)
-        new_back = np.broadcast_to(
-            (best_a[rows[:, None], arg2] * 5 + arg2)[:, None, :], (b_size, 5, 5)
-        )
+        new_val = diag + (cand2.max(axis=1) + unary[:, t])[:, None, :]
+        new_back = (best_a[rows, arg2] * 5 + arg2)[:, None, :]
         same = batch.same[:, t, None, None]
-        score = np.where(same, in_val, new_val)
-        back[:, t] = np.where(same, in_back, new_back).reshape(b_size, 25)
-        # padding after the end: keep the scores as they were
-        score = np.maximum(score, NEG)
+        score = np.maximum(np.where(same, in_val, new_val), NEG)
+        back[:, t] = np.where(same, in_back, new_back)
     flat = score.reshape(b_size, 25)
     state = flat.argmax(axis=1)
-    best = flat[rows, state]
+    best = flat[np.arange(b_size), state]
+    back_flat = back.reshape(b_size, length, 25)
     fingers = np.zeros((b_size, length), dtype=np.int64)
+    r = np.arange(b_size)
     for t in range(length - 1, -1, -1):
         fingers[:, t] = state % 5 + 1
         if t > 0:
-            state = back[rows, t, state].astype(np.int64)
+            state = back_flat[r, t, state].astype(np.int64)
     return fingers, best
 
 

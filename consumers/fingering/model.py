@@ -30,11 +30,11 @@ class NetConfig:
     n_features: int = N_FEATURES
     channels: int = 48
     dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 1, 2, 4)
-    dropout: float = 0.1
+    dropout: float = 0.2
     # Biomechanical prior: the baseline's transition costs (hmm.pair_costs) enter as 25 extra
     # inputs and, scaled by a learned weight, are added to the transition scores. It gives the
     # network Parncutt's hand model for free, which matters with only ~45k labelled notes.
-    prior: bool = False
+    prior: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -49,7 +49,7 @@ class TrainConfig:
     batch: int = 32
     epochs: int = 24
     lr: float = 2e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = 1e-3
     max_minutes: float = 30.0
     seed: int = 0
     threads: int = 1
@@ -170,7 +170,7 @@ def train(
         wins = _windows(train_data, config.window, rng)
         rng.shuffle(wins)
         losses = []
-        for k in range(0, len(wins) - config.batch + 1, config.batch):
+        for k in range(0, len(wins), config.batch):
             x, same, labels, valid, prior = _batch(
                 train_data, wins[k : k + config.batch], config.window
             )
@@ -184,17 +184,16 @@ def train(
             opt.step()
             sched.step()
             losses.append(float(loss.detach()))
+        mean_loss = float(np.mean(losses)) if losses else float("nan")
         val = evaluate_exact(net, val_data)
         acc = selection_accuracy(val)
         minutes = (time.monotonic() - started) / 60
-        history.append(
-            {"epoch": epoch, "loss": float(np.mean(losses)), "val_acc": acc, "minutes": minutes}
-        )
+        history.append({"epoch": epoch, "loss": mean_loss, "val_acc": acc, "minutes": minutes})
         per_source = ", ".join(
             f"{k}: {100 * m / max(n, 1):.1f}% of {n}" for k, (m, n) in val.items()
         )
         log(
-            f"epoch {epoch} loss {np.mean(losses):.4f} val {100 * acc:.2f}% ({per_source}) "
+            f"epoch {epoch} loss {mean_loss:.4f} val {100 * acc:.2f}% ({per_source}) "
             f"{minutes:.1f} min"
         )
         if acc > best_acc:

@@ -44,12 +44,28 @@ def load_model(path: str | Path | None = None) -> FingeringModel:
     return FingeringModel(net=net, name=str(ckpt["name"]), version=str(ckpt["version"]))
 
 
+_ALT_CACHE: dict[tuple[int, float], FingerAlternative] = {}
+
+
+def _alternative(finger: int, probability: float) -> FingerAlternative:
+    """Shared immutable alternatives: probabilities are rounded to 1e-3, so at most 5 x 1001
+    distinct objects exist and building them does not dominate the transform. model_construct:
+    the values are valid by construction (finger 1..5, probability clipped to 0..1)."""
+    key = (finger, probability)
+    alt = _ALT_CACHE.get(key)
+    if alt is None:
+        alt = FingerAlternative.model_construct(finger=finger, probability=probability)
+        _ALT_CACHE[key] = alt
+    return alt
+
+
 def _key_presses(notes: Iterable[NoteV1]) -> tuple[list[NoteV1], dict[str, str]]:
     """Key presses in score order, and continuation note id -> id of the note it continues."""
     presses: list[NoteV1] = []
     tied_from: dict[str, str] = {}
     open_ties: dict[tuple[str, int], str] = {}
-    for n in sorted(notes, key=lambda n: (n.onset, n.midi)):
+    # float onsets for the sort: Fraction comparisons are slow and equal fractions stay equal
+    for n in sorted(notes, key=lambda n: (float(n.onset), n.midi)):
         key = (n.hand, n.midi)
         if n.tie in ("stop", "continue") and key in open_ties:
             tied_from[n.id] = open_ties[key]
@@ -102,21 +118,23 @@ def assign_fingering(
     outputs = predict_hands(model, inputs, hand_size=hand_size)
     assigned: dict[str, tuple[int, float, tuple[FingerAlternative, ...], bool]] = {}
     for notes, inp, out in zip(groups, inputs, outputs, strict=True):
-        for k, n in enumerate(notes):
-            finger = int(out.fingers[k])
-            probs = out.probabilities[k]
-            fixed = bool(inp.anchors[k] > 0)
-            order = np.argsort(-probs)[:N_ALTERNATIVES]
-            # model_construct: the values are valid by construction (fingers 1..5, clipped
-            # probabilities) and full validation of every note would cost more than inference.
-            alts = tuple(
-                FingerAlternative.model_construct(
-                    finger=int(f) + 1, probability=float(np.clip(probs[f], 0.0, 1.0))
-                )
-                for f in order
-            )
-            conf = 1.0 if fixed else float(np.clip(probs[finger - 1], 0, 1))
-            assigned[n.id] = (finger, conf, alts, fixed)
+        probs = np.clip(out.probabilities, 0.0, 1.0).astype(np.float64)
+        order = np.argsort(-probs, axis=1)[:, :N_ALTERNATIVES]
+        top = np.round(np.take_along_axis(probs, order, axis=1), 3)
+        fingers = out.fingers
+        fixed_arr = inp.anchors > 0
+        conf_arr = np.where(fixed_arr, 1.0, probs[np.arange(len(notes)), fingers - 1])
+        for n, f, c, fx, o, p in zip(
+            notes,
+            fingers.tolist(),
+            conf_arr.tolist(),
+            fixed_arr.tolist(),
+            (order + 1).tolist(),
+            top.tolist(),
+            strict=True,
+        ):
+            alts = tuple(_alternative(a, q) for a, q in zip(o, p, strict=True))
+            assigned[n.id] = (f, c, alts, fx)
     for cont, origin in tied_from.items():
         if origin in assigned:
             finger, conf, alts, _ = assigned[origin]

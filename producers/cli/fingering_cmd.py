@@ -32,8 +32,8 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="Where to write the weights (.pt).")] = Path(
         "fingering-model.pt"
     ),
-    epochs: Annotated[int, typer.Option(help="Passes over the training windows.")] = 36,
-    max_minutes: Annotated[float, typer.Option(help="Stop after this much training time.")] = 25.0,
+    epochs: Annotated[int, typer.Option(help="Passes over the training windows.")] = 24,
+    max_minutes: Annotated[float, typer.Option(help="Stop after this much training time.")] = 30.0,
     threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 1,
     version: Annotated[str, typer.Option(help="Version string stored with the weights.")] = "dev",
     seed: Annotated[int, typer.Option()] = 0,
@@ -87,3 +87,7 @@ def evaluate(
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
         typer.echo(f"wrote {out / 'report.json'}")
+
+
+if __name__ == "__main__":  # python -m producers.cli.fingering_cmd ... (before `etude` wires it)
+    fingering_app()

@@ -76,3 +76,19 @@ def test_cli_evaluate_writes_report(pig_dir: Path, tmp_path: Path) -> None:
     report = json.loads((out / "report.json").read_text())
     assert set(report["pig:ours"]["macro"]) == {"M_gen", "M_high", "M_soft", "M_rec"}
     assert (out / "pig" / "ours" / "001-1_fingering.txt").exists()
+
+
+def test_cli_train_on_pig_only(pig_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "w.pt"
+    result = CliRunner().invoke(
+        fingering_app,
+        ["train", "--pig", str(pig_dir), "--data", str(tmp_path / "none"), "--out", str(out),
+         "--epochs", "1", "--version", "test"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    from consumers.fingering.transform import load_model
+
+    model = load_model(out)
+    assert model.version == "test"
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["pig_dir"] == str(pig_dir)

@@ -1,0 +1,60 @@
+"""Fingering stage: IR v1 → IR v2 with the learned model (source fingerings kept as anchors)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from consumers.fingering.transform import (
+    DEFAULT_WEIGHTS,
+    FINGERING_TRANSFORM_VERSION,
+    assign_fingering,
+    load_model,
+)
+from etude.errors import BadInputError
+from etude.ir_io import IR_MEDIA_TYPE, dump_ir, load_ir_v1
+from etude.settings import Settings
+from etude.stage import Output, StageSpec
+from schemas import ArtifactKind, StageName
+from schemas.ir import IR_V2_SCHEMA_VERSION
+
+
+def _weights_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def fingering_spec(settings: Settings) -> StageSpec:
+    """Loads the model once, at start-up; its identity is part of the derived artifact ids."""
+    weights = Path(settings.fingering_weights) if settings.fingering_weights else DEFAULT_WEIGHTS
+    model = load_model(weights)
+    hands = tuple(h.strip() for h in settings.fingering_hands.split(",") if h.strip())
+    hand_size = settings.fingering_hand_size
+
+    def transform(data: bytes) -> Sequence[Output]:
+        ir = load_ir_v1(data)
+        if not ir.notes:
+            raise BadInputError("the IR v1 has no notes to finger")
+        fingered = assign_fingering(ir, model=model, hand_size=hand_size, hands=hands)
+        return (
+            Output(
+                ArtifactKind.IR_V2,
+                dump_ir(fingered),
+                IR_MEDIA_TYPE,
+                name="ir_v2",
+                artifact_schema_version=IR_V2_SCHEMA_VERSION,
+            ),
+        )
+
+    return StageSpec(
+        name=StageName.FINGERING,
+        version=FINGERING_TRANSFORM_VERSION,
+        transform=transform,
+        parameters={
+            "model": f"{model.name}/{model.version}",
+            "weights_sha256": _weights_digest(weights),
+            "hand_size": hand_size,
+            "hands": ",".join(hands),
+        },
+        max_processing_s=60.0,
+    )
