@@ -12,7 +12,9 @@ from deploy import processes
 from deploy.stack import LocalStack, ServiceStatus, run_sync
 from etude.errors import EtudeError
 from etude.logging import configure_logging
+from etude.service import liveness
 from etude.settings import get_settings
+from schemas import StageName
 
 stack_app = typer.Typer(
     help="Local servers from wheels (S3, Kafka protocol, Postgres, Redis) and the pipeline "
@@ -112,9 +114,22 @@ def procs_status() -> None:
         console.print("not running")
         raise typer.Exit(code=1)
     console.print(f"honcho pid {st.pid}, log {st.log}")
+    settings = get_settings()
+    dead = False
     for name in st.names:
         pid = st.children.get(name)
-        console.print(f"  {name}: {pid if pid else '[red]not running[/red]'}")
+        line = f"  {name}: {pid if pid else '[red]not running[/red]'}"
+        if name in STAGE_NAMES:
+            # The stage's watchdog writes this file only while its subscriber task is alive.
+            alive = liveness(settings, f"etude-{name}")
+            dead = dead or not alive
+            line += "  subscriber " + ("[green]alive[/green]" if alive else "[red]not alive[/red]")
+        console.print(line)
+    if dead:
+        raise typer.Exit(code=1)
+
+
+STAGE_NAMES = frozenset(stage.value for stage in StageName)
 
 
 if __name__ == "__main__":  # `python -m producers.cli.stack_cmd up` works without main.py
