@@ -14,6 +14,7 @@ mirroring the LH) is part of the CRF, so training and decoding see the same cons
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -135,15 +136,23 @@ def crf_partial_nll(
 
 
 def save_checkpoint(
-    path: str, net: FingeringNet, *, name: str, version: str, record: dict[str, Any]
+    path: str,
+    net: FingeringNet | Sequence[FingeringNet],
+    *,
+    name: str,
+    version: str,
+    record: dict[str, Any],
 ) -> None:
-    torch.save(
-        {
-            "name": name,
-            "version": version,
-            "config": net.config.to_dict(),
-            "state_dict": net.state_dict(),
-            "record": record,
-        },
-        path,
-    )
+    """One file for one network or an ensemble of networks of the same configuration."""
+    nets = [net] if isinstance(net, FingeringNet) else list(net)
+    payload: dict[str, Any] = {
+        "name": name,
+        "version": version,
+        "config": nets[0].config.to_dict(),
+        "record": record,
+    }
+    if len(nets) == 1:
+        payload["state_dict"] = nets[0].state_dict()
+    else:
+        payload["state_dicts"] = [n.state_dict() for n in nets]
+    torch.save(payload, path)

@@ -22,12 +22,24 @@ from consumers.fingering.model import FingeringNet
 
 @dataclass
 class FingeringModel:
+    """The network (or an ensemble: ``net`` plus ``extra_nets``, same configuration, whose
+    potentials are averaged) with the name and version recorded in IR v2."""
+
     net: FingeringNet
     name: str
     version: str
+    extra_nets: tuple[FingeringNet, ...] = ()
+    # Weight of the baseline's biomechanical transition costs added at decoding time on top of
+    # the networks' own (learned) use of them; chosen on the validation works, 0 = off.
+    prior_weight: float = 0.0
+
+    @property
+    def nets(self) -> tuple[FingeringNet, ...]:
+        return (self.net, *self.extra_nets)
 
     def eval(self) -> FingeringModel:
-        self.net.eval()
+        for net in self.nets:
+            net.eval()
         return self
 
 
@@ -100,8 +112,24 @@ def predict_hands(
         for h in hands
     ]
     feats = [features(e) for e in events]
-    priors = [pair_costs(e) for e in events] if model.net.config.prior else None
+    need_costs = model.net.config.prior or model.prior_weight > 0
+    priors = [pair_costs(e) for e in events] if need_costs else None
     scores = network_scores(model.net, feats, priors)
+    if model.extra_nets:
+        # ensemble: average the CRF potentials (a product of experts), then decode once
+        members = [scores] + [network_scores(net, feats, priors) for net in model.extra_nets]
+        scores = [
+            (
+                np.mean([m[k][0] for m in members], axis=0).astype(np.float32),
+                np.mean([m[k][1] for m in members], axis=0).astype(np.float32),
+            )
+            for k in range(len(feats))
+        ]
+    if model.prior_weight > 0 and priors is not None:
+        scores = [
+            (u, (p - model.prior_weight * c).astype(np.float32))
+            for (u, p), c in zip(scores, priors, strict=True)
+        ]
     inputs: list[DecodeInput] = []
     for h, ev, (unary, pair) in zip(hands, events, scores, strict=True):
         anchors = np.zeros(len(ev), dtype=np.int64)

@@ -38,10 +38,19 @@ def load_model(path: str | Path | None = None) -> FingeringModel:
     ckpt = torch.load(
         Path(path) if path else DEFAULT_WEIGHTS, map_location="cpu", weights_only=True
     )
-    net = FingeringNet(NetConfig.from_dict(ckpt["config"]))
-    net.load_state_dict(ckpt["state_dict"])
-    net.eval()
-    return FingeringModel(net=net, name=str(ckpt["name"]), version=str(ckpt["version"]))
+    states = ckpt["state_dicts"] if "state_dicts" in ckpt else [ckpt["state_dict"]]
+    nets = []
+    for state in states:
+        net = FingeringNet(NetConfig.from_dict(ckpt["config"]))
+        net.load_state_dict(state)
+        nets.append(net.eval())
+    return FingeringModel(
+        net=nets[0],
+        name=str(ckpt["name"]),
+        version=str(ckpt["version"]),
+        extra_nets=tuple(nets[1:]),
+        prior_weight=float(ckpt.get("prior_weight", 0.0)),
+    )
 
 
 _ALT_CACHE: dict[tuple[int, float], FingerAlternative] = {}

@@ -89,5 +89,29 @@ def evaluate(
         typer.echo(f"wrote {out / 'report.json'}")
 
 
+@fingering_app.command()
+def combine(
+    weights: Annotated[list[Path], typer.Argument(help="Checkpoints of the same configuration.")],
+    out: Annotated[Path, typer.Option("--out", help="Ensemble checkpoint to write.")],
+    version: Annotated[str, typer.Option(help="Version string of the ensemble.")] = "dev",
+) -> None:
+    """Merge trained checkpoints into one ensemble file (potentials are averaged)."""
+    import torch
+
+    from consumers.fingering.model import save_checkpoint
+    from consumers.fingering.transform import load_model
+
+    models = [load_model(w) for w in weights]
+    nets = [n for m in models for n in m.nets]
+    records = []
+    for w in weights:
+        ckpt = torch.load(w, map_location="cpu", weights_only=True)
+        records.append({"file": str(w), **ckpt.get("record", {})})
+    save_checkpoint(
+        str(out), nets, name=models[0].name, version=version, record={"members": records}
+    )
+    typer.echo(f"wrote {out}: ensemble of {len(nets)} networks")
+
+
 if __name__ == "__main__":  # python -m producers.cli.fingering_cmd ... (before `etude` wires it)
     fingering_app()

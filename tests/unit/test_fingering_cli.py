@@ -92,3 +92,21 @@ def test_cli_train_on_pig_only(pig_dir: Path, tmp_path: Path) -> None:
     assert model.version == "test"
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["pig_dir"] == str(pig_dir)
+
+
+def test_cli_combine_makes_an_ensemble(tmp_path: Path) -> None:
+    from consumers.fingering.transform import load_model
+
+    paths = []
+    for seed in (0, 1):
+        net = FingeringNet(NetConfig(channels=8, dilations=(1, 2))).eval()
+        path = tmp_path / f"m{seed}.pt"
+        save_checkpoint(str(path), net, name="tiny", version=str(seed), record={"seed": seed})
+        paths.append(str(path))
+    out = tmp_path / "ens.pt"
+    result = CliRunner().invoke(
+        fingering_app, ["combine", *paths, "--out", str(out), "--version", "ens"]
+    )
+    assert result.exit_code == 0, result.output
+    model = load_model(out)
+    assert len(model.nets) == 2 and model.version == "ens"
