@@ -35,7 +35,7 @@ from aiokafka import AIOKafkaConsumer
 
 from deploy.net import free_port_block
 from deploy.processes import settings_env
-from deploy.stack import LocalStack
+from deploy.stack import LocalStack, private_stack_env
 from etude.settings import Settings, get_settings
 from ledger.consumer import LedgerConsumer
 from ledger.service import make_engine
@@ -57,18 +57,8 @@ def pct(values: Sequence[float], q: float) -> float:
 
 @asynccontextmanager
 async def private_stack() -> AsyncIterator[Settings]:
-    base = free_port_block(13, start=26000)
     stack_dir = tempfile.mkdtemp(prefix="etude-bench-")
-    os.environ.update(
-        {
-            "ETUDE_STACK_DIR": stack_dir,
-            "ETUDE_KAFKA_BOOTSTRAP": f"127.0.0.1:{base}",
-            "ETUDE_S3_ENDPOINT": f"http://127.0.0.1:{base + 1}",
-            "ETUDE_DATABASE_URL": f"postgresql+asyncpg://etude@127.0.0.1:{base + 2}/etude",
-            "ETUDE_REDIS_URL": f"redis://127.0.0.1:{base + 3}/0",
-            "ETUDE_S3_LOCAL_PORT_BASE": str(base + 4),
-        }
-    )
+    os.environ.update(private_stack_env(stack_dir, start_port=26000))
     get_settings.cache_clear()
     stack = LocalStack(get_settings())
     try:

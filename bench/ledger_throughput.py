@@ -20,11 +20,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg  # type: ignore[import-untyped]
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from etude.logging import configure_logging
@@ -32,6 +30,7 @@ from etude.settings import Settings, get_settings
 from ledger.consumer import LedgerConsumer
 from ledger.migrate import upgrade_to_head_async
 from ledger.models import Job
+from ledger.scratch import scratch_database
 from ledger.synthetic import JobRun, topic_of
 from schemas.events import Event, encode_event
 from schemas.kinds import ArtifactKind, StageName
@@ -85,37 +84,11 @@ async def prefill(settings: Settings, prefix: str, events: list[Event]) -> float
 
 @contextlib.asynccontextmanager
 async def bench_database(server_url: str, name: str) -> AsyncIterator[str]:
-    """A fresh database on the server of `server_url` (as its role, else as `postgres`)."""
-    u = make_url(server_url)
-    users = list(dict.fromkeys([u.username or "postgres", "postgres"]))
-
-    async def admin(sql: str) -> bool:
-        for user in users:
-            try:
-                conn = await asyncpg.connect(
-                    host=u.host,
-                    port=u.port,
-                    user=user,
-                    password=u.password if user == u.username else None,
-                    database="postgres",
-                )
-            except (OSError, asyncpg.PostgresError):
-                continue
-            try:
-                await conn.execute(sql)
-                return True
-            except asyncpg.PostgresError:
-                continue
-            finally:
-                await conn.close()
-        return False
-
-    if not await admin(f'CREATE DATABASE "{name}" OWNER "{u.username or "postgres"}"'):
-        raise SystemExit(f"cannot create database {name} on {u.host}:{u.port}")
-    try:
-        yield u.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A fresh database on the server of `server_url`, dropped afterwards."""
+    async with scratch_database(server_url, name) as url:
+        if url is None:
+            raise SystemExit(f"cannot create database {name} on the server of {server_url}")
+        yield url
 
 
 async def backend_pids(engine: AsyncEngine) -> list[int]:

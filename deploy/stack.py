@@ -308,3 +308,22 @@ def run_sync(coro: Coroutine[Any, Any, T] | Awaitable[T]) -> T:
         return await coro
 
     return asyncio.run(_await())
+
+
+# Ports of a private stack: kafka, s3, postgres, redis, then weed's 9 internal ones.
+PRIVATE_STACK_PORTS = 4 + 9
+
+
+def private_stack_env(stack_dir: str | Path, start_port: int) -> dict[str, str]:
+    """ETUDE_* variables of a throwaway stack on free ports (tests, benchmarks)."""
+    from deploy.net import free_port_block
+
+    base = free_port_block(PRIVATE_STACK_PORTS, start=start_port)
+    return {
+        "ETUDE_STACK_DIR": str(stack_dir),
+        "ETUDE_KAFKA_BOOTSTRAP": f"127.0.0.1:{base}",
+        "ETUDE_S3_ENDPOINT": f"http://127.0.0.1:{base + 1}",
+        "ETUDE_DATABASE_URL": f"postgresql+asyncpg://etude@127.0.0.1:{base + 2}/etude",
+        "ETUDE_REDIS_URL": f"redis://127.0.0.1:{base + 3}/0",
+        "ETUDE_S3_LOCAL_PORT_BASE": str(base + 4),
+    }

@@ -14,7 +14,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -234,17 +234,21 @@ class StageRuntime:
             page_count=out.page_count,
         )
 
+    def _stage_fields(self, event: ArtifactCreated, event_type: str) -> dict[str, Any]:
+        """Envelope and stage fields of a StageStarted/StageFailed caused by `event`."""
+        return {
+            "event_id": derived_id(event_type, event.event_id, self.spec.name, self.spec.version),
+            "job_id": event.job_id,
+            "correlation_id": event.correlation_id,
+            "causation_id": event.event_id,
+            "producer": self.producer,
+            "attempt": event.attempt,
+            "stage": self.spec.name,
+            "input_artifact_id": event.artifact_id,
+        }
+
     def _started(self, event: ArtifactCreated) -> StageStarted:
-        return StageStarted(
-            event_id=derived_id("StageStarted", event.event_id, self.spec.name, self.spec.version),
-            job_id=event.job_id,
-            correlation_id=event.correlation_id,
-            causation_id=event.event_id,
-            producer=self.producer,
-            attempt=event.attempt,
-            stage=self.spec.name,
-            input_artifact_id=event.artifact_id,
-        )
+        return StageStarted(**self._stage_fields(event, "StageStarted"))
 
     async def _fail(
         self,
@@ -256,16 +260,7 @@ class StageRuntime:
     ) -> Rejected:
         log.warning("stage failed", error_kind=error_kind, reason=reason)
         failed = StageFailed(
-            event_id=derived_id("StageFailed", event.event_id, self.spec.name, self.spec.version),
-            job_id=event.job_id,
-            correlation_id=event.correlation_id,
-            causation_id=event.event_id,
-            producer=self.producer,
-            attempt=event.attempt,
-            stage=self.spec.name,
-            input_artifact_id=event.artifact_id,
-            error_kind=error_kind,
-            reason=reason,
+            **self._stage_fields(event, "StageFailed"), error_kind=error_kind, reason=reason
         )
         await self._dead_letter(raw, delivery, event.job_id, error_kind, reason)
         await self._retried(lambda: self._publisher.publish(failed, STAGE))

@@ -14,6 +14,7 @@ Every statement sends the whole batch at once (column arrays, see ledger.bulk).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections import defaultdict
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 
 from sqlalchemy import Table, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ledger import bulk, rows
@@ -64,10 +66,30 @@ class BatchResult:
         return BatchResult(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
+# Deadlock and serialization failure: Postgres rolled the transaction back; run it again.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+_TRANSACTION_ATTEMPTS = 5
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None)
+
+
 async def apply_batch(engine: AsyncEngine, records: Sequence[RawRecord]) -> BatchResult:
-    """Project `records` in one transaction (committed on return, rolled back on error)."""
-    async with engine.begin() as conn:
-        return await project(conn, records)
+    """Project `records` in one transaction (committed on return, rolled back on error).
+
+    Two ledgers writing the same new jobs can deadlock on the jobs' index entries; Postgres
+    then aborts one transaction, which is simply run again.
+    """
+    for attempt in range(1, _TRANSACTION_ATTEMPTS + 1):
+        try:
+            async with engine.begin() as conn:
+                return await project(conn, records)
+        except DBAPIError as exc:
+            if _sqlstate(exc) not in _RETRYABLE_SQLSTATES or attempt == _TRANSACTION_ATTEMPTS:
+                raise
+            await asyncio.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
 
 
 async def project(conn: AsyncConnection, records: Sequence[RawRecord]) -> BatchResult:

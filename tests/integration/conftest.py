@@ -18,25 +18,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from deploy.net import free_port_block
-from deploy.stack import LocalStack
+from deploy.stack import LocalStack, private_stack_env
 from etude.settings import Settings, get_settings
-
-# Ports for a private test stack: kafka, s3, postgres, redis, then weed's 9 internal ones.
-_PORTS_NEEDED = 4 + 9
 
 
 def _private_stack_env() -> dict[str, str]:
-    base = free_port_block(_PORTS_NEEDED, start=21000)
-    stack_dir = tempfile.mkdtemp(prefix="etude-stack-")
-    return {
-        "ETUDE_STACK_DIR": stack_dir,
-        "ETUDE_KAFKA_BOOTSTRAP": f"127.0.0.1:{base}",
-        "ETUDE_S3_ENDPOINT": f"http://127.0.0.1:{base + 1}",
-        "ETUDE_DATABASE_URL": f"postgresql+asyncpg://etude@127.0.0.1:{base + 2}/etude",
-        "ETUDE_REDIS_URL": f"redis://127.0.0.1:{base + 3}/0",
-        "ETUDE_S3_LOCAL_PORT_BASE": str(base + 4),
-    }
+    return private_stack_env(tempfile.mkdtemp(prefix="etude-stack-"), start_port=21000)
 
 
 @pytest.fixture(scope="session")
