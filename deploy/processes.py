@@ -24,6 +24,7 @@ from deploy import proc
 from etude.errors import EtudeError
 from etude.logging import get_logger
 from etude.settings import Settings
+from schemas import StageName
 
 log = get_logger(__name__)
 
@@ -74,11 +75,15 @@ def runnable(module: str) -> bool:
 
 
 def installed_names(procfile: Path = PROCFILE) -> list[str]:
-    """Procfile entries whose module exists yet (omr/fingering may not)."""
+    """Procfile entries that can run: module present and, for a stage, ready (model there)."""
+    from consumers.registry import stage_ready
+
+    stages = {stage.value: stage for stage in StageName}
     return [
         name
         for name, command in procfile_entries(procfile).items()
-        if (module := module_of(command)) is None or runnable(module)
+        if ((module := module_of(command)) is None or runnable(module))
+        and (name not in stages or stage_ready(stages[name]))
     ]
 
 

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.tree import Tree
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from consumers.registry import missing_stages
 from etude.broker import EventPublisher, make_broker
 from etude.errors import BadInputError
 from etude.ir_io import load_ir_v1, load_ir_v2
@@ -34,7 +35,6 @@ from ledger.queries import (
 )
 from ledger.service import make_engine
 from ledger.state_machine import JobState
-from producers.stages import missing_stages
 from producers.submit import Submitted, submit_ir, submit_pdf
 from schemas import S3Location, ScoreIRV1, ScoreIRV2, StageName
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from rich.console import Console
 
+from consumers.registry import missing_stages
 from deploy.processes import start_processes
 from deploy.stack import LocalStack
 from etude.settings import Settings
 from producers.client import TERMINAL, download_outputs, follow, submit_file
-from producers.stages import missing_stages
 from schemas import StageName
 
 DEMO_PDF = Path(__file__).with_name("demo") / "demo.pdf"

@@ -24,9 +24,18 @@ def _weights_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
+def _weights(settings: Settings) -> Path:
+    return Path(settings.fingering_weights) if settings.fingering_weights else DEFAULT_WEIGHTS
+
+
+def available(settings: Settings) -> bool:
+    """Ready only with its weights (shipped, or the user's `ETUDE_FINGERING_WEIGHTS`)."""
+    return _weights(settings).is_file()
+
+
 def fingering_spec(settings: Settings) -> StageSpec:
     """Loads the model once, at start-up; its identity is part of the derived artifact ids."""
-    weights = Path(settings.fingering_weights) if settings.fingering_weights else DEFAULT_WEIGHTS
+    weights = _weights(settings)
     model = load_model(weights)
     hands = tuple(h.strip() for h in settings.fingering_hands.split(",") if h.strip())
     hand_size = settings.fingering_hand_size

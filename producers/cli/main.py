@@ -83,8 +83,8 @@ def replay(
     ] = None,
 ) -> None:
     """Regenerate a stage's outputs from its input topic (same version: nothing new)."""
+    from consumers.registry import spec_factory
     from producers.replay import replay_stage
-    from producers.stages import spec_factory
 
     settings = get_settings()
     report = asyncio.run(replay_stage(settings, spec_factory(stage)(settings), since))
