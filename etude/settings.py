@@ -66,6 +66,18 @@ class Settings(BaseSettings):
     retry_max_s: float = 10.0
     log_level: str = "INFO"
 
+    # OMR stage (part of the transformation parameters)
+    omr_weights: Path | None = Field(
+        default=None,
+        description="Segmentation weights file, or a folder with oemer's own checkpoints"
+        " (unet_big/, seg_net/); default: the shipped weights.",
+    )
+    omr_max_pages: int = Field(default=50, ge=1, description="Longer PDFs fail as bad input.")
+    omr_dpi: int = Field(default=300, ge=72, le=600)
+    omr_seconds_per_page: float = Field(
+        default=60.0, description="Worst case per page; sets the poll interval."
+    )
+
     # Fingering stage (part of the transformation parameters: changing them derives new IR v2)
     fingering_weights: Path | None = Field(
         default=None, description="User-supplied fingering weights; default: the shipped ones."
