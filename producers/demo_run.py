@@ -46,11 +46,12 @@ def run_demo(settings: Settings, out: Path, timeout_s: float, console: Console) 
         console.print(f"[yellow]stage '{stage.value}' is not installed yet[/yellow]")
     procs = start_processes(None, settings)
     console.print(f"pipeline processes (honcho pid {procs.pid}): {', '.join(procs.names)}")
-    if StageName.OMR in missing:
+    # The PDF needs every stage to reach COMPLETED; otherwise start after the missing one.
+    if StageName.OMR in missing or StageName.FINGERING in missing:
         source = _symbolic_demo_input(out / "input" / "mozart-k545-bars1-12.ir.json")
         console.print(
-            "[yellow]without OMR the demo PDF cannot be recognised; submitting the same bars "
-            f"as a symbolic score instead:[/yellow] {source}"
+            "[yellow]the demo PDF cannot go the whole way without every stage; submitting the "
+            f"same bars as a symbolic score instead:[/yellow] {source}"
         )
     else:
         source = DEMO_PDF
