@@ -94,16 +94,29 @@ def load_model(path: str | Path | None = None) -> OmrModel:
     return OmrModel(segnet=load_weights(Path(path) if path else None))
 
 
+def ink_mask(gray: NDArray[np.uint8]) -> NDArray[np.bool_]:
+    """Dark pixels, judged against their neighbourhood so uneven light does not matter."""
+    local = cv2.adaptiveThreshold(
+        gray, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 12
+    )
+    return np.asarray(local, dtype=bool)
+
+
 def compute_maps(model: OmrModel, gray: NDArray[np.uint8]) -> PageMaps:
     """The five maps oemer's later stages read, at the size of `gray` (already oemer-sized)."""
     if model.segnet is not None:
         staff3, seg4, head_prob = predict(model.segnet, gray)
+        # The network works at half scale, so its up-sampled maps are a pixel or two fatter
+        # than the ink; oemer's later stages measure line and stem thickness and were tuned
+        # on maps that are exactly ink. Snap every class but noteheads (hollow heads are
+        # drawn solid) to the page's own dark pixels.
+        ink = ink_mask(gray)
         return PageMaps(
-            staff=(staff3 == 1).astype(np.uint8),
-            symbols=(staff3 == 2).astype(np.uint8),
-            stems_rests=(seg4 == 1).astype(np.uint8),
+            staff=((staff3 == 1) & ink).astype(np.uint8),
+            symbols=((staff3 == 2) & ink).astype(np.uint8),
+            stems_rests=((seg4 == 1) & ink).astype(np.uint8),
             notehead=(seg4 == 2).astype(np.uint8),
-            clefs_keys=(seg4 == 3).astype(np.uint8),
+            clefs_keys=((seg4 == 3) & ink).astype(np.uint8),
             notehead_prob=head_prob,
         )
     return _oemer_onnx_maps(model, gray)
