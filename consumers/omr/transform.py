@@ -62,6 +62,7 @@ _BAR_CHOICES: Final = {
     Fraction(3, 2): (3, 8),
     Fraction(6): (6, 4),
 }
+_INFERRED_BARS: Final = (Fraction(2), Fraction(3), Fraction(4))
 # Note values rhythm repair may choose from (quarters), each with a prior cost: plain values
 # are free, dotted and triplet values must earn their place (else two misread quarters in a
 # crowded bar come out as dotted eighths rather than as the far likelier plain eighths).
@@ -305,7 +306,10 @@ def infer_bar_length(pages: list[PageScore]) -> Fraction:
     if not totals:
         return Fraction(4)
     q = float(np.percentile([float(t) for t in totals], 35))
-    return min(_BAR_CHOICES, key=lambda b: (abs(np.log(q / float(b))), b != 4))
+    # Only 2/4, 3/4 and 4/4 are inferred: when oemer doubles note values (it often reads
+    # sixteenths as eighths) a 4/4 bar looks like 6 or 8 quarters, and a wrong bar length
+    # ruins every onset after it. Other metres come through `bar_length`.
+    return min(_INFERRED_BARS, key=lambda b: (abs(np.log(q / float(b))), b != 4))
 
 
 def _fit_durations(lengths: list[Fraction], bar: Fraction) -> list[Fraction]:
