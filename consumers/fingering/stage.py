@@ -35,6 +35,11 @@ def available(settings: Settings) -> bool:
 
 def fingering_spec(settings: Settings) -> StageSpec:
     """Loads the model once, at start-up; its identity is part of the derived artifact ids."""
+    import torch
+
+    # One thread per process: on 2 shared cores, two threads made the convolutions 10-30x
+    # slower (measured in TRAINING.md's benchmark runs).
+    torch.set_num_threads(1)
     weights = _weights(settings)
     model = load_model(weights)
     hands = tuple(h.strip() for h in settings.fingering_hands.split(",") if h.strip())
