@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -41,7 +42,7 @@ from consumers.fingering.evaluate import (
     load_marks_irs,
     model_fingerer,
 )
-from consumers.fingering.predict import predict_hands
+from consumers.fingering.predict import FingeringModel, HandInput, predict_hands
 from consumers.fingering.transform import assign_fingering, load_model
 
 
@@ -93,11 +94,12 @@ def _worker_init(weights: str | None, data_dir: str) -> None:
 
 
 def _worker_run(repeat: int) -> int:
-    model, hands = _WORKER["model"], _WORKER["hands"]
+    model = cast(FingeringModel, _WORKER["model"])
+    hands = cast(list[HandInput], _WORKER["hands"])
     done = 0
     for _ in range(repeat):
-        predict_hands(model, hands)  # type: ignore[arg-type]
-        done += sum(len(h.midi) for h in hands)  # type: ignore[attr-defined]
+        predict_hands(model, hands)
+        done += sum(len(h.midi) for h in hands)
     return done
 
 

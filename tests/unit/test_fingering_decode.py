@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from consumers.fingering.hmm import hmm_fingers
 
 def _input(
     midi: list[int],
-    onset: list[float],
+    onset: Sequence[float],
     unary: np.ndarray,
     anchors: list[int] | None = None,
     is_left: bool = False,

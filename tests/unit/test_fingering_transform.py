@@ -16,7 +16,7 @@ from schemas.ir import Measure, NoteV1, Pitch, ScoreIRV1, ScoreIRV2
 
 
 def _note(i: int, step: str, octave: int, onset: str, hand: str, **kw: object) -> NoteV1:
-    p = Pitch(step=step, octave=octave)  # type: ignore[arg-type]
+    p = Pitch(step=step, octave=octave)
     return NoteV1(
         id=f"n{i}",
         pitch=p,
@@ -29,7 +29,7 @@ def _note(i: int, step: str, octave: int, onset: str, hand: str, **kw: object) -
         staff=1 if hand == "right" else 2,
         hand=hand,
         voice=1,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
