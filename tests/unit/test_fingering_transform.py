@@ -7,7 +7,6 @@ import pytest
 from consumers.fingering.model import FingeringNet, NetConfig
 from consumers.fingering.predict import FingeringModel
 from consumers.fingering.transform import (
-    DEFAULT_WEIGHTS,
     FINGERING_TRANSFORM_VERSION,
     assign_fingering,
     load_model,
@@ -92,7 +91,6 @@ def test_anchors_can_be_ignored(tiny_model: FingeringModel) -> None:
     assert not any(n.finger_fixed for n in out.notes)
 
 
-@pytest.mark.skipif(not DEFAULT_WEIGHTS.exists(), reason="no shipped weights yet")
 def test_shipped_weights_load_and_run() -> None:
     model = load_model()
     out = assign_fingering(_score(), model=model)
