@@ -72,7 +72,6 @@ class Settings(BaseSettings):
         description="Segmentation weights file, or a folder with oemer's own checkpoints"
         " (unet_big/, seg_net/); default: the shipped weights.",
     )
-    omr_max_pages: int = Field(default=50, ge=1, description="Longer PDFs fail as bad input.")
     omr_dpi: int = Field(default=300, ge=72, le=600)
     omr_seconds_per_page: float = Field(
         default=60.0, description="Worst case per page; sets the poll interval."
@@ -104,7 +103,9 @@ class Settings(BaseSettings):
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
     cors_origins: str = Field(default="", description="Comma-separated origins; '' = none.")
     max_upload_bytes: int = 50 * 1024 * 1024
-    max_pages: int = 200
+    # One page limit for the whole pipeline: the API refuses longer uploads, and a longer PDF
+    # that reaches the OMR stage another way fails there as bad input.
+    max_pages: int = Field(default=50, ge=1)
     upload_rate_per_minute: int = 30
     job_cache_ttl_s: int = 30
 

@@ -38,7 +38,7 @@ def omr_spec(settings: Settings) -> StageSpec:
 
     weights = _weights(settings)
     model = load_model(settings.omr_weights)
-    max_pages, dpi = settings.omr_max_pages, settings.omr_dpi
+    max_pages, dpi = settings.max_pages, settings.omr_dpi
 
     def transform(data: bytes) -> Sequence[Output]:
         ir = recognize_pdf(data, model=model, max_pages=max_pages, dpi=dpi)
