@@ -7,12 +7,13 @@ a corrupted upload. Reads recompute the digest: a consumer never trusts the byte
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import aioboto3
 from botocore.config import Config
@@ -45,6 +46,15 @@ class StoredObject:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _hash_file(file: BinaryIO, chunk: int = 1 << 20) -> tuple[Any, int]:
+    file.seek(0)
+    digest, size = hashlib.sha256(), 0
+    while block := file.read(chunk):
+        digest.update(block)
+        size += len(block)
+    return digest, size
 
 
 def object_key(kind: ArtifactKind, sha256: str) -> str:
@@ -84,14 +94,31 @@ class ArtifactStore:
         self._presign_seconds = presign_seconds
 
     async def put(self, kind: ArtifactKind, data: bytes, media_type: str) -> StoredObject:
-        digest = hashlib.sha256(data)
+        return await self._put(kind, data, hashlib.sha256(data), len(data), media_type)
+
+    async def put_file(self, kind: ArtifactKind, file: BinaryIO, media_type: str) -> StoredObject:
+        """Store a seekable file without holding it in memory: hashed in one pass (the key is
+        the digest), then streamed to S3 in a second."""
+        digest, size = await asyncio.to_thread(_hash_file, file)
+        file.seek(0)
+        return await self._put(kind, file, digest, size, media_type)
+
+    async def _put(
+        self,
+        kind: ArtifactKind,
+        body: bytes | BinaryIO,
+        digest: Any,
+        size: int,
+        media_type: str,
+    ) -> StoredObject:
         sha = digest.hexdigest()
         key = object_key(kind, sha)
         try:
             resp = await self._s3.put_object(
                 Bucket=self.bucket,
                 Key=key,
-                Body=data,
+                Body=body,
+                ContentLength=size,
                 ContentType=media_type,
                 ChecksumSHA256=base64.b64encode(digest.digest()).decode(),
                 IfNoneMatch="*",
@@ -99,12 +126,12 @@ class ArtifactStore:
         except ClientError as exc:
             if _http_status(exc) == 412:
                 # Content-addressed: an object under this key has these very bytes.
-                return await self._existing(key, sha, len(data))
+                return await self._existing(key, sha, size)
             raise classify(exc, f"put {key}") from exc
         except Exception as exc:
             raise classify(exc, f"put {key}") from exc
         location = S3Location(bucket=self.bucket, key=key, version_id=resp.get("VersionId"))
-        return StoredObject(location=location, sha256=sha, size=len(data), created=True)
+        return StoredObject(location=location, sha256=sha, size=size, created=True)
 
     async def _existing(self, key: str, sha: str, size: int) -> StoredObject:
         try:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from etude import __version__
 from etude.broker import EventPublisher
 from etude.errors import BadInputError
 from etude.ir_io import IR_MEDIA_TYPE, dump_ir
 from etude.stage import Store
+from etude.store import ArtifactStore, StoredObject
 from schemas import (
     STAGE,
     ArtifactCreated,
@@ -47,11 +49,10 @@ def check_pdf(data: bytes) -> None:
 
 
 async def _submit(
-    store: Store,
     publisher: EventPublisher,
+    stored: StoredObject,
     *,
     kind: ArtifactKind,
-    data: bytes,
     media_type: str,
     first_stage: StageName,
     filename: str | None,
@@ -61,7 +62,6 @@ async def _submit(
 ) -> Submitted:
     job_id = job_id or uuid.uuid4()
     correlation_id = uuid.uuid4()
-    stored = await store.put(kind, data, media_type)
     submitted = JobSubmitted(
         event_id=derived_id("JobSubmitted", job_id),
         job_id=job_id,
@@ -107,10 +107,33 @@ async def submit_pdf(
 ) -> Submitted:
     check_pdf(data)
     return await _submit(
-        store,
         publisher,
+        await store.put(ArtifactKind.PDF, data, PDF_MEDIA_TYPE),
         kind=ArtifactKind.PDF,
-        data=data,
+        media_type=PDF_MEDIA_TYPE,
+        first_stage=StageName.OMR,
+        filename=filename,
+        owner=owner,
+        job_id=job_id,
+    )
+
+
+async def submit_pdf_file(
+    store: ArtifactStore,
+    publisher: EventPublisher,
+    file: BinaryIO,
+    *,
+    filename: str | None = None,
+    owner: str | None = None,
+    job_id: uuid.UUID | None = None,
+) -> Submitted:
+    """As submit_pdf, for a seekable file (an upload spooled to disk): streamed, not loaded."""
+    file.seek(0)
+    check_pdf(file.read(1024))
+    return await _submit(
+        publisher,
+        await store.put_file(ArtifactKind.PDF, file, PDF_MEDIA_TYPE),
+        kind=ArtifactKind.PDF,
         media_type=PDF_MEDIA_TYPE,
         first_stage=StageName.OMR,
         filename=filename,
@@ -129,14 +152,13 @@ async def submit_ir(
     job_id: uuid.UUID | None = None,
 ) -> Submitted:
     """Start a job from a symbolic score: IR v1 enters fingering, IR v2 enters render."""
-    v2 = isinstance(ir, ScoreIRV2)
+    kind = ArtifactKind.IR_V2 if isinstance(ir, ScoreIRV2) else ArtifactKind.IR_V1
     return await _submit(
-        store,
         publisher,
-        kind=ArtifactKind.IR_V2 if v2 else ArtifactKind.IR_V1,
-        data=dump_ir(ir),
+        await store.put(kind, dump_ir(ir), IR_MEDIA_TYPE),
+        kind=kind,
         media_type=IR_MEDIA_TYPE,
-        first_stage=StageName.RENDER if v2 else StageName.FINGERING,
+        first_stage=StageName.RENDER if kind == ArtifactKind.IR_V2 else StageName.FINGERING,
         filename=filename,
         owner=owner,
         artifact_schema_version=ir.schema_version,

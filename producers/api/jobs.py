@@ -7,6 +7,7 @@ like a job that does not exist (no way to probe other users' job ids).
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import uuid
 from typing import Annotated, Any
@@ -22,7 +23,7 @@ from producers.api.auth import CurrentUser, ServicesDep
 from producers.api.pdf import PdfRejectedError, count_pages
 from producers.api.services import Services, job_json, read_job, remember_upload
 from producers.retry import NotRetryableError, retry_job
-from producers.submit import submit_pdf
+from producers.submit import submit_pdf_file
 from schemas import ArtifactKind, S3Location
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -108,13 +109,16 @@ async def upload(
             f"at most {s.upload_rate_per_minute} uploads a minute",
             headers={"Retry-After": str(wait)},
         )
-    data = await file.read(s.max_upload_bytes + 1)
-    if len(data) > s.max_upload_bytes:
+    # Starlette spooled the upload (to disk past 1 MB); it is checked and streamed to S3 from
+    # there, never held in memory whole.
+    spooled = file.file
+    size = await asyncio.to_thread(spooled.seek, 0, os.SEEK_END)
+    if size > s.max_upload_bytes:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE, f"larger than {s.max_upload_bytes} bytes"
         )
     try:
-        pages = await asyncio.to_thread(count_pages, data)
+        pages = await asyncio.to_thread(count_pages, spooled)
     except PdfRejectedError as exc:
         raise HTTPException(exc.status, exc.reason) from exc
     if pages > s.max_pages:
@@ -122,8 +126,8 @@ async def upload(
             status.HTTP_422_UNPROCESSABLE_CONTENT, f"{pages} pages: at most {s.max_pages}"
         )
     filename = safe_filename(file.filename)
-    job = await submit_pdf(
-        services.store, services.publisher, data, filename=filename, owner=str(user_id)
+    job = await submit_pdf_file(
+        services.store, services.publisher, spooled, filename=filename, owner=str(user_id)
     )
     event = job.input_event
     await remember_upload(

@@ -1,23 +1,17 @@
 """What the API checks in an upload before anything is stored: a PDF, readable, not too long.
 
-A PDF by its bytes (the %PDF- signature), never by its name. Pages are counted with pypdfium2
-when it is installed (the OMR stage brings it); otherwise by counting page objects, which is
-enough to enforce a limit but cannot prove the file is well formed.
+A PDF by its bytes (the %PDF- signature), never by its name; pages counted by PDFium
+(pypdfium2), which also tells a corrupt file from an encrypted one.
 """
 
 from __future__ import annotations
 
-import re
+from typing import BinaryIO
+
+import pypdfium2
 
 from etude.errors import BadInputError
 from producers.submit import check_pdf
-
-try:  # optional: installed with the OMR stage
-    import pypdfium2
-
-    HAVE_PDFIUM = True
-except ImportError:  # pragma: no cover - depends on the install
-    HAVE_PDFIUM = False
 
 
 class PdfRejectedError(ValueError):
@@ -29,22 +23,21 @@ class PdfRejectedError(ValueError):
         self.reason = reason
 
 
-_PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
-_ENCRYPT = re.compile(rb"/Encrypt\s")
-
-
-def count_pages(data: bytes) -> int:
-    """Page count of a PDF; raises PdfRejectedError (415 not a PDF, 422 unreadable)."""
+def count_pages(source: bytes | BinaryIO) -> int:
+    """Page count of a PDF (bytes, or a seekable file read in place and rewound); raises
+    PdfRejectedError (415 not a PDF, 422 unreadable or encrypted)."""
+    if isinstance(source, bytes):
+        head = source[:1024]
+    else:
+        source.seek(0)
+        head = source.read(1024)
+        source.seek(0)
     try:
-        check_pdf(data)
+        check_pdf(head)
     except BadInputError as exc:
         raise PdfRejectedError(415, str(exc)) from exc
-    return _pdfium_pages(data) if HAVE_PDFIUM else _scan_pages(data)
-
-
-def _pdfium_pages(data: bytes) -> int:
     try:
-        doc = pypdfium2.PdfDocument(data)
+        doc = pypdfium2.PdfDocument(source)
     except pypdfium2.PdfiumError as exc:
         # PDFium says "Incorrect password" for an encrypted file opened without one.
         if "password" in str(exc).lower():
@@ -54,15 +47,8 @@ def _pdfium_pages(data: bytes) -> int:
         pages = len(doc)
     finally:
         doc.close()
+        if not isinstance(source, bytes):
+            source.seek(0)
     if pages < 1:
         raise PdfRejectedError(422, "the PDF has no pages")
-    return pages
-
-
-def _scan_pages(data: bytes) -> int:
-    if _ENCRYPT.search(data):
-        raise PdfRejectedError(422, "the PDF is encrypted (password protected)")
-    pages = len(_PAGE_OBJECT.findall(data))
-    if pages < 1:
-        raise PdfRejectedError(422, "the PDF cannot be read: no page objects found")
     return pages

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import UTC, datetime
 
@@ -72,10 +73,14 @@ def test_pdf_pages_counted_and_bad_files_refused() -> None:
     assert enc.value.status == 422
 
 
-def test_fallback_page_scan() -> None:
-    assert pdf._scan_pages(blank_pdf(2)) == 2
-    with pytest.raises(pdf.PdfRejectedError, match="encrypted"):
-        pdf._scan_pages(encrypted_pdf())
+def test_pages_are_counted_from_a_file_in_place() -> None:
+    spooled = io.BytesIO(blank_pdf(4))
+    spooled.seek(2)
+    assert pdf.count_pages(spooled) == 4
+    assert spooled.tell() == 0  # rewound for the upload that follows
+    with pytest.raises(pdf.PdfRejectedError) as info:
+        pdf.count_pages(io.BytesIO(encrypted_pdf()))
+    assert info.value.status == 422
 
 
 @pytest.mark.parametrize(
