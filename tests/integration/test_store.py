@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import tempfile
 import time
 import uuid
 
@@ -69,3 +70,17 @@ async def test_presigned_url_downloads_and_plain_requests_are_refused(stack: Set
     assert ok.status_code == 200
     assert ok.content.startswith(b"MThd")
     assert plain.status_code == 403
+
+
+async def test_a_spooled_file_streams_to_the_same_content_address(stack: Settings) -> None:
+    data = uuid.uuid4().bytes * 100_000  # 1.6 MB: past the spool's memory threshold
+    with tempfile.SpooledTemporaryFile(max_size=1 << 20) as spooled:
+        spooled.write(data)
+        async with open_store(stack) as store:
+            streamed = await store.put_file(ArtifactKind.PDF, spooled, "application/pdf")
+            from_bytes = await store.put(ArtifactKind.PDF, data, "application/pdf")
+            assert streamed.created
+            assert not from_bytes.created
+            assert streamed.location == from_bytes.location
+            assert streamed.size == len(data)
+            assert await store.get(streamed.location, streamed.sha256) == data
