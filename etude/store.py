@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import aioboto3
 from botocore.config import Config
@@ -48,7 +48,7 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _hash_file(file: BinaryIO, chunk: int = 1 << 20) -> tuple[Any, int]:
+def _hash_file(file: IO[bytes], chunk: int = 1 << 20) -> tuple[Any, int]:
     file.seek(0)
     digest, size = hashlib.sha256(), 0
     while block := file.read(chunk):
@@ -96,7 +96,7 @@ class ArtifactStore:
     async def put(self, kind: ArtifactKind, data: bytes, media_type: str) -> StoredObject:
         return await self._put(kind, data, hashlib.sha256(data), len(data), media_type)
 
-    async def put_file(self, kind: ArtifactKind, file: BinaryIO, media_type: str) -> StoredObject:
+    async def put_file(self, kind: ArtifactKind, file: IO[bytes], media_type: str) -> StoredObject:
         """Store a seekable file without holding it in memory: hashed in one pass (the key is
         the digest), then streamed to S3 in a second."""
         digest, size = await asyncio.to_thread(_hash_file, file)
@@ -106,7 +106,7 @@ class ArtifactStore:
     async def _put(
         self,
         kind: ArtifactKind,
-        body: bytes | BinaryIO,
+        body: bytes | IO[bytes],
         digest: Any,
         size: int,
         media_type: str,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 from etude import __version__
 from etude.broker import EventPublisher
@@ -121,7 +121,7 @@ async def submit_pdf(
 async def submit_pdf_file(
     store: ArtifactStore,
     publisher: EventPublisher,
-    file: BinaryIO,
+    file: IO[bytes],
     *,
     filename: str | None = None,
     owner: str | None = None,

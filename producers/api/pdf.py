@@ -6,7 +6,7 @@ A PDF by its bytes (the %PDF- signature), never by its name; pages counted by PD
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import IO
 
 import pypdfium2
 
@@ -23,7 +23,7 @@ class PdfRejectedError(ValueError):
         self.reason = reason
 
 
-def count_pages(source: bytes | BinaryIO) -> int:
+def count_pages(source: bytes | IO[bytes]) -> int:
     """Page count of a PDF (bytes, or a seekable file read in place and rewound); raises
     PdfRejectedError (415 not a PDF, 422 unreadable or encrypted)."""
     if isinstance(source, bytes):
