@@ -75,7 +75,8 @@ def main() -> None:
     if a.update_record:
         record_path = a.weights.with_suffix(".json")
         record = json.loads(record_path.read_text()) if record_path.exists() else {}
-        record["heldout_synthetic_eval"] = {"command": " ".join(sys.argv), **result}
+        command = " ".join(["python -m consumers.omr.segnet.evaluate", *sys.argv[1:]])
+        record["heldout_synthetic_eval"] = {"command": command, **result}
         record_path.write_text(json.dumps(record, indent=2) + "\n")
 
 
