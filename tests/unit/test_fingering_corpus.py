@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from consumers.fingering.corpus.beringer import abcd_fingerings
 from consumers.fingering.corpus.kern import read_kern
 from consumers.fingering.corpus.musicxml import musicxml_to_ir, strip_fingering
@@ -80,7 +78,6 @@ def test_musicxml_reader_keeps_chord_fingers() -> None:
     assert all(n.source_finger is None for n in musicxml_to_ir(strip_fingering(XML)).notes)
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data/fingering not present")
 def test_clara_schumann_marks_are_read() -> None:
     from consumers.fingering.evaluate import load_marks_irs
 

@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 
 from consumers.omr import recognize as rec
-from consumers.omr.segnet.infer import DEFAULT_WEIGHTS
 from consumers.omr.transform import rasterize_pdf, recognize_pdf
 from etude.errors import BadInputError
 
@@ -103,7 +102,6 @@ def test_oemer_failure_is_reported_as_unreadable(monkeypatch: pytest.MonkeyPatch
         rec.recognize_page(rec.OmrModel(), page, page=1, maps=maps)
 
 
-@pytest.mark.skipif(not DEFAULT_WEIGHTS.exists(), reason="shipped weights not present")
 def test_photo_without_staves() -> None:
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:1200, 0:900]
