@@ -8,7 +8,8 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from etude.errors import BadInputError
-from schemas import ScoreIRV1, ScoreIRV2
+from etude.stage import Output
+from schemas import ArtifactKind, ScoreIRV1, ScoreIRV2
 
 M = TypeVar("M", bound=BaseModel)
 IR_MEDIA_TYPE = "application/vnd.etude.ir+json"
@@ -47,3 +48,15 @@ def load_ir_v2(data: bytes) -> ScoreIRV2:
 def dump_ir(ir: ScoreIRV1 | ScoreIRV2) -> bytes:
     """Canonical bytes: the same IR always gives the same sha256."""
     return ir.model_dump_json().encode()
+
+
+def ir_output(ir: ScoreIRV1 | ScoreIRV2) -> Output:
+    """A stage's IR artifact: IR v2 if it carries fingering, else IR v1."""
+    kind = ArtifactKind.IR_V2 if isinstance(ir, ScoreIRV2) else ArtifactKind.IR_V1
+    return Output(
+        kind,
+        dump_ir(ir),
+        IR_MEDIA_TYPE,
+        name=kind.value,
+        artifact_schema_version=ir.schema_version,
+    )

@@ -106,16 +106,8 @@ async def submit_pdf(
     job_id: uuid.UUID | None = None,
 ) -> Submitted:
     check_pdf(data)
-    return await _submit(
-        publisher,
-        await store.put(ArtifactKind.PDF, data, PDF_MEDIA_TYPE),
-        kind=ArtifactKind.PDF,
-        media_type=PDF_MEDIA_TYPE,
-        first_stage=StageName.OMR,
-        filename=filename,
-        owner=owner,
-        job_id=job_id,
-    )
+    stored = await store.put(ArtifactKind.PDF, data, PDF_MEDIA_TYPE)
+    return await _pdf_job(publisher, stored, filename, owner, job_id)
 
 
 async def submit_pdf_file(
@@ -130,9 +122,20 @@ async def submit_pdf_file(
     """As submit_pdf, for a seekable file (an upload spooled to disk): streamed, not loaded."""
     file.seek(0)
     check_pdf(file.read(1024))
+    stored = await store.put_file(ArtifactKind.PDF, file, PDF_MEDIA_TYPE)
+    return await _pdf_job(publisher, stored, filename, owner, job_id)
+
+
+async def _pdf_job(
+    publisher: EventPublisher,
+    stored: StoredObject,
+    filename: str | None,
+    owner: str | None,
+    job_id: uuid.UUID | None,
+) -> Submitted:
     return await _submit(
         publisher,
-        await store.put_file(ArtifactKind.PDF, file, PDF_MEDIA_TYPE),
+        stored,
         kind=ArtifactKind.PDF,
         media_type=PDF_MEDIA_TYPE,
         first_stage=StageName.OMR,

@@ -13,11 +13,10 @@ from consumers.fingering.transform import (
     load_model,
 )
 from etude.errors import BadInputError
-from etude.ir_io import IR_MEDIA_TYPE, dump_ir, load_ir_v1
+from etude.ir_io import ir_output, load_ir_v1
 from etude.settings import Settings
 from etude.stage import Output, StageSpec
-from schemas import ArtifactKind, StageName
-from schemas.ir import IR_V2_SCHEMA_VERSION
+from schemas import StageName
 
 
 def _weights_digest(path: Path) -> str:
@@ -49,16 +48,7 @@ def fingering_spec(settings: Settings) -> StageSpec:
         ir = load_ir_v1(data)
         if not ir.notes:
             raise BadInputError("the IR v1 has no notes to finger")
-        fingered = assign_fingering(ir, model=model, hand_size=hand_size, hands=hands)
-        return (
-            Output(
-                ArtifactKind.IR_V2,
-                dump_ir(fingered),
-                IR_MEDIA_TYPE,
-                name="ir_v2",
-                artifact_schema_version=IR_V2_SCHEMA_VERSION,
-            ),
-        )
+        return (ir_output(assign_fingering(ir, model=model, hand_size=hand_size, hands=hands)),)
 
     return StageSpec(
         name=StageName.FINGERING,

@@ -8,11 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from consumers.omr.segnet.infer import DEFAULT_WEIGHTS
-from etude.ir_io import IR_MEDIA_TYPE, dump_ir
+from etude.ir_io import ir_output
 from etude.settings import Settings
 from etude.stage import Output, StageSpec
-from schemas import ArtifactKind, StageName
-from schemas.ir import IR_V1_SCHEMA_VERSION
+from schemas import StageName
 
 
 def _weights(settings: Settings) -> Path:
@@ -41,16 +40,7 @@ def omr_spec(settings: Settings) -> StageSpec:
     max_pages, dpi = settings.max_pages, settings.omr_dpi
 
     def transform(data: bytes) -> Sequence[Output]:
-        ir = recognize_pdf(data, model=model, max_pages=max_pages, dpi=dpi)
-        return (
-            Output(
-                ArtifactKind.IR_V1,
-                dump_ir(ir),
-                IR_MEDIA_TYPE,
-                name="ir_v1",
-                artifact_schema_version=IR_V1_SCHEMA_VERSION,
-            ),
-        )
+        return (ir_output(recognize_pdf(data, model=model, max_pages=max_pages, dpi=dpi)),)
 
     return StageSpec(
         name=StageName.OMR,

@@ -17,9 +17,12 @@ import tempfile
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from deploy.stack import LocalStack, private_stack_env
 from etude.settings import Settings, get_settings
+from ledger.rebuild import truncate_projections
+from tests.integration.ledger_db import private_database
 
 
 def _private_stack_env() -> dict[str, str]:
@@ -64,3 +67,23 @@ def _stack_for_integration_tests(request: pytest.FixtureRequest) -> None:
     """Every test marked `integration` gets the stack even if it does not ask for it."""
     if request.node.get_closest_marker("integration") is not None:
         request.getfixturevalue("stack")
+
+
+# A private, migrated ledger database per test module, truncated before each test: the
+# ledger tests compare whole tables, so they never use the stack's own `etude` database.
+
+
+@pytest.fixture(scope="module")
+async def ledger_url(stack: Settings) -> AsyncIterator[str]:
+    async with private_database(stack.database_url) as url:
+        yield url
+
+
+@pytest.fixture
+async def engine(ledger_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_async_engine(ledger_url)
+    await truncate_projections(eng)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()

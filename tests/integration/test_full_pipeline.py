@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 import pytest
 from music21 import converter
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from consumers.registry import missing_stages, spec_factory
 from etude.settings import Settings
@@ -20,21 +19,10 @@ from ledger.state_machine import JobState
 from producers.demo_run import DEMO_PDF
 from producers.submit import submit_pdf
 from schemas import S3Location, StageName
-from tests.integration.ledger_db import private_database
 from tests.integration.pipeline import producer, running_stage
 
 pytestmark = pytest.mark.integration
 TERMINAL = {JobState.COMPLETED, JobState.FAILED, JobState.OMR_FAILED, JobState.FINGERING_FAILED}
-
-
-@pytest.fixture
-async def engine(stack: Settings) -> AsyncIterator[AsyncEngine]:
-    async with private_database(stack.database_url) as url:
-        eng = create_async_engine(url)
-        try:
-            yield eng
-        finally:
-            await eng.dispose()
 
 
 async def wait_terminal(

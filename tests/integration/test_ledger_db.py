@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -26,25 +26,8 @@ from ledger.synthetic import JobRun, completed_job, topic_of
 from schemas.events import DeadLetter, Event, encode_event
 from schemas.kinds import ArtifactKind, StageName
 from schemas.topics import DLQ, STAGE
-from tests.integration.ledger_db import private_database
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-async def ledger_url(stack: Settings) -> AsyncIterator[str]:
-    async with private_database(stack.database_url) as url:
-        yield url
-
-
-@pytest.fixture
-async def engine(ledger_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = create_async_engine(ledger_url)
-    await truncate_projections(eng)
-    try:
-        yield eng
-    finally:
-        await eng.dispose()
 
 
 def records_of(events: Sequence[Event]) -> list[RawRecord]:

@@ -8,42 +8,25 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from etude.settings import Settings
 from ledger import queries
 from ledger.consumer import LedgerConsumer
 from ledger.models import Job
-from ledger.rebuild import rebuild, truncate_projections
+from ledger.rebuild import rebuild
 from ledger.state_machine import state_of
 from ledger.synthetic import JobRun, completed_job, topic_of
 from schemas.events import DeadLetter, Event, encode_event
 from schemas.kinds import ArtifactKind, StageName
 from schemas.topics import ALL_TOPICS, DLQ, STAGE
-from tests.integration.ledger_db import private_database
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-async def ledger_url(stack: Settings) -> AsyncIterator[str]:
-    async with private_database(stack.database_url) as url:
-        yield url
-
-
-@pytest.fixture
-async def engine(ledger_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = create_async_engine(ledger_url)
-    await truncate_projections(eng)
-    try:
-        yield eng
-    finally:
-        await eng.dispose()
 
 
 async def publish(settings: Settings, items: Sequence[tuple[str, bytes, bytes]]) -> None:

@@ -4,38 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from consumers.render.stage import render_spec
 from etude.settings import Settings
 from ledger import queries
 from ledger.consumer import LedgerConsumer
 from ledger.models import Artifact
-from ledger.rebuild import rebuild, truncate_projections
+from ledger.rebuild import rebuild
 from ledger.state_machine import JobState
 from producers.submit import Submitted, submit_ir
 from schemas import ArtifactKind, artifact_topic
-from tests.integration.ledger_db import private_database
 from tests.integration.pipeline import clara_ir_v2, producer, running_stage
 from tests.integration.test_ledger_kafka import consume_to, end_offsets
 
 pytestmark = pytest.mark.integration
 JOBS = 20
-
-
-@pytest.fixture
-async def engine(stack: Settings) -> AsyncIterator[AsyncEngine]:
-    async with private_database(stack.database_url) as url:
-        eng = create_async_engine(url)
-        await truncate_projections(eng)
-        try:
-            yield eng
-        finally:
-            await eng.dispose()
 
 
 async def test_twenty_render_jobs_project_once_and_rebuild_equals_live(
