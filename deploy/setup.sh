@@ -19,4 +19,19 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
     || echo "chromium could not be installed: the browser test will be skipped" >&2
 fi
+# The Compose Specification JSON Schema that tests/unit/test_compose.py validates against: the
+# copy bundled in docker-compose 1.29.2's wheel (Apache-2.0), taken from the registry here and
+# never committed; the package itself cannot be installed beside PyYAML 6.
+if [ ! -f build/compose-spec/compose_spec.json ]; then
+  tmp=$(mktemp -d)
+  .venv/bin/python -m pip download -q --no-deps docker-compose==1.29.2 -d "$tmp"
+  mkdir -p build/compose-spec
+  .venv/bin/python - "$tmp" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/docker_compose-*.whl")[0]
+with zipfile.ZipFile(wheel) as zf, open("build/compose-spec/compose_spec.json", "wb") as out:
+    out.write(zf.read("compose/config/compose_spec.json"))
+PY
+  rm -rf "$tmp"
+fi
 echo "Étude installed in .venv (activate with: . .venv/bin/activate)"
