@@ -164,10 +164,10 @@ def liveness(settings: Settings, group_id: str, max_age_s: float = 10.0) -> bool
     return bool(data.get("ok")) and time.time() - float(data.get("at", 0)) < max_age_s
 
 
-def build_app(spec: StageSpec, settings: Settings) -> FastStream:
+def build_app(spec: StageSpec, settings: Settings, group_id: str | None = None) -> FastStream:
     """The FastStream app of one stage: the lifespan opens the S3 client before the broker
     starts consuming; the watchdog starts once the subscriber runs."""
-    service = StageService(spec, settings)
+    service = StageService(spec, settings, group_id=group_id)
 
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
@@ -182,9 +182,11 @@ def build_app(spec: StageSpec, settings: Settings) -> FastStream:
     return app
 
 
-def run_stage(spec_factory: Callable[[Settings], StageSpec], component: str) -> None:
+def run_stage(
+    spec_factory: Callable[[Settings], StageSpec], component: str, group_id: str | None = None
+) -> None:
     """Process entry point: build the spec (loads models) at start-up, then run the app."""
     settings = get_settings()
     configure_logging(settings.log_level, component=component)
-    app = build_app(spec_factory(settings), settings)
+    app = build_app(spec_factory(settings), settings, group_id)
     asyncio.run(app.run())

@@ -1,7 +1,8 @@
 """A render stage process whose transform first sleeps: for crash and poll-interval tests.
 
 `python -m tests.integration.slow_render` with ETUDE_TEST_RENDER_DELAY_S (seconds of sleep
-before rendering) and ETUDE_TEST_MAX_PROCESSING_S (the stage's declared worst case).
+before rendering), ETUDE_TEST_MAX_PROCESSING_S (the stage's declared worst case) and optionally
+ETUDE_TEST_GROUP_ID (consumer group; default etude-render).
 """
 
 from __future__ import annotations
@@ -28,4 +29,7 @@ def slow_spec(settings: Settings) -> StageSpec:
 
 
 if __name__ == "__main__":
-    run_stage(slow_spec, component="etude.render.slow-test")
+    # ETUDE_TEST_GROUP_ID: a group of the test's own, so members with long rebalance timeouts
+    # never linger in the shared `etude-render` group.
+    group = os.environ.get("ETUDE_TEST_GROUP_ID") or None
+    run_stage(slow_spec, component="etude.render.slow-test", group_id=group)

@@ -13,11 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
 
 from consumers.render.stage import render_spec
 from etude.settings import Settings
 from producers.submit import submit_ir
-from schemas import ArtifactCreated, ArtifactKind
+from schemas import ArtifactCreated, ArtifactKind, artifact_topic
 from tests.integration.pipeline import clara_ir_v2, producer, running_stage
 from tests.integration.tap import EventTap
 
@@ -35,12 +37,13 @@ async def tap(stack: Settings) -> AsyncIterator[EventTap]:
 
 @contextmanager
 def stage_process(
-    delay_s: float, worst_case_s: float, log: Path
+    delay_s: float, worst_case_s: float, log: Path, group_id: str = ""
 ) -> Iterator[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
         "ETUDE_TEST_RENDER_DELAY_S": str(delay_s),
         "ETUDE_TEST_MAX_PROCESSING_S": str(worst_case_s),
+        "ETUDE_TEST_GROUP_ID": group_id,
     }
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -60,6 +63,22 @@ def stage_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+async def start_group_at_end(settings: Settings, group_id: str, topic: str) -> None:
+    """Commit the topic's end offsets for a new group, so it reads only what comes next."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        parts = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        ends = await consumer.end_offsets(parts)
+        await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in ends.items()})
+    finally:
+        await consumer.stop()
 
 
 def outputs(tap: EventTap, job_id: uuid.UUID) -> list[ArtifactCreated]:
@@ -131,10 +150,14 @@ async def test_handler_slower_than_default_poll_interval_is_processed_once(
     """
     assert stack.kafka_max_poll_interval_ms == 300_000
     delay = 305.0
+    # A group of its own (members with 630 s rebalance timeouts must not linger in the shared
+    # one), starting at the topic's end so the earlier tests' inputs are not re-rendered.
+    group = f"etude-render-slow-{uuid.uuid4().hex[:8]}"
+    await start_group_at_end(stack, group, artifact_topic(ArtifactKind.IR_V2))
     async with producer(stack) as (store, pub):
         with (
-            stage_process(delay_s=delay, worst_case_s=420, log=tmp_path / "a.log"),
-            stage_process(delay_s=delay, worst_case_s=420, log=tmp_path / "b.log"),
+            stage_process(delay, 420, tmp_path / "a.log", group_id=group),
+            stage_process(delay, 420, tmp_path / "b.log", group_id=group),
         ):
             await asyncio.sleep(8)  # both members joined
             job = await submit_ir(store, pub, clara_ir_v2(2))

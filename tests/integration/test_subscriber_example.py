@@ -45,5 +45,5 @@ async def test_subscriber_example_prints_the_musicxml_event(stack: Settings) -> 
                         break
         assert "musicxml/" in line
     finally:
-        proc.terminate()
-        await proc.wait()
+        proc.kill()
+        await asyncio.wait_for(proc.wait(), 30)
