@@ -75,6 +75,7 @@ async def start_group_at_end(settings: Settings, group_id: str, topic: str) -> N
         parts = [
             TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
+        consumer.assign(parts)  # a commit needs the partitions assigned to this consumer
         ends = await consumer.end_offsets(parts)
         await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in ends.items()})
     finally:
