@@ -14,18 +14,24 @@ overlapping windows (fixed-lag decoding) so that thousands of windows are decode
 vectorised pass; a window whose constraints cannot all be met (e.g. a chord wider than the hand
 or contradictory anchors) is decoded again without spans, then without anchors.
 Confidences are the CRF's posterior marginals (forward-backward over the finger alone).
+
+Two decoders share these constraints. ``"posterior"`` (the default) maximises the sum of the
+log posterior marginals under the hard constraints: per-note exact match is what the field
+measures, and on the validation editions this scored 64.0 % against 62.2 % for the CRF's MAP
+sequence (``"viterbi"``), with the same networks (TRAINING.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, replace
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 NEG: Final = -1e9
+DecodeMethod = Literal["posterior", "viterbi"]
 HAND_SIZES: Final = ("XXS", "XS", "S", "M", "L", "XL", "XXL")
 _SIZE_FACTOR: Final = {
     "XXS": 0.8,
@@ -191,7 +197,7 @@ def decode_batch(
     hand_size: str = "M",
     chunk: int = 160,
     overlap: int = 32,
-    with_marginals: bool = True,
+    method: DecodeMethod = "posterior",
 ) -> list[DecodeResult]:
     span = span_table(hand_size)
     pieces: list[tuple[int, int, int, int, int]] = []  # item, ws, we, cs, ce
@@ -225,27 +231,30 @@ def decode_batch(
         batch.d_low[r, :n] = it.d_low[ws:we]
         batch.anchors[r, :n] = it.anchors[ws:we]
         batch.length[r] = n
-    fingers, best = _viterbi(batch, span, True)
+    marg = _marginals(batch)
+    search = batch
+    if method == "posterior":
+        # The pair potentials are already inside the marginals; the chain only enforces rules.
+        search = replace(batch, unary=np.log(marg + 1e-9), pair=np.zeros_like(batch.pair))
+    fingers, best = _viterbi(search, span, True)
     bad = best < NEG / 2
     for use_span, use_anchors in ((False, True), (False, False)):
         if not bad.any():
             break
         idx = np.flatnonzero(bad)
         sub = _Batch(
-            batch.unary[idx],
-            batch.pair[idx],
-            batch.same[idx],
-            batch.d_prev[idx],
-            batch.d_low[idx],
-            batch.anchors[idx],
-            batch.length[idx],
+            search.unary[idx],
+            search.pair[idx],
+            search.same[idx],
+            search.d_prev[idx],
+            search.d_low[idx],
+            search.anchors[idx],
+            search.length[idx],
         )
         f2, b2 = _viterbi(sub, span if use_span else None, use_anchors)
         fingers[idx] = f2
         bad[idx] = b2 < NEG / 2
-    marg = _marginals(batch) if with_marginals else None
     for r, (i, ws, _, cs, ce) in enumerate(pieces):
         results[i].fingers[cs:ce] = fingers[r, cs - ws : ce - ws]
-        if marg is not None:
-            results[i].marginals[cs:ce] = marg[r, cs - ws : ce - ws]
+        results[i].marginals[cs:ce] = marg[r, cs - ws : ce - ws]
     return results

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from consumers.fingering.corpus.types import HandName, HandSequence, make_sequence
+from consumers.fingering.decode import DecodeMethod
 from consumers.fingering.features import Events, prepare
 from consumers.fingering.hmm import hmm_fingers
 from consumers.fingering.metrics import MatchRates, aggregate, match_rates
@@ -33,12 +34,11 @@ PIG_CHORD_EPS: Final = 0.03
 Fingerer = Callable[[list[HandInput]], list[npt.NDArray[np.int64]]]
 
 
-def model_fingerer(model: FingeringModel, hand_size: str = "M") -> Fingerer:
+def model_fingerer(
+    model: FingeringModel, hand_size: str = "M", method: DecodeMethod = "posterior"
+) -> Fingerer:
     def run(hands: list[HandInput]) -> list[npt.NDArray[np.int64]]:
-        return [
-            o.fingers
-            for o in predict_hands(model, hands, hand_size=hand_size, with_marginals=False)
-        ]
+        return [o.fingers for o in predict_hands(model, hands, hand_size=hand_size, method=method)]
 
     return run
 

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from consumers.fingering.decode import DecodeInput, DecodeResult, decode_batch
+from consumers.fingering.decode import DecodeInput, DecodeMethod, DecodeResult, decode_batch
 from consumers.fingering.features import Events, features, prepare
 from consumers.fingering.hmm import pair_costs
 from consumers.fingering.model import FingeringNet
@@ -105,7 +105,7 @@ def predict_hands(
     hands: Sequence[HandInput],
     *,
     hand_size: str = "M",
-    with_marginals: bool = True,
+    method: DecodeMethod = "posterior",
 ) -> list[HandOutput]:
     events = [
         prepare(h.midi, h.onset, h.duration, is_left=h.is_left, chord_eps=h.chord_eps)
@@ -136,9 +136,7 @@ def predict_hands(
         fixed = np.flatnonzero(h.anchors > 0)
         anchors[ev.note_event[fixed]] = h.anchors[fixed]
         inputs.append(DecodeInput(unary, pair, ev.same_group, ev.d_prev, ev.d_low, anchors))
-    decoded: list[DecodeResult] = decode_batch(
-        inputs, hand_size=hand_size, with_marginals=with_marginals
-    )
+    decoded: list[DecodeResult] = decode_batch(inputs, hand_size=hand_size, method=method)
     out: list[HandOutput] = []
     for ev, res in zip(events, decoded, strict=True):
         out.append(HandOutput(res.fingers[ev.note_event], res.marginals[ev.note_event], ev))

@@ -123,7 +123,7 @@ def evaluate_exact(
         )
         for p, (u, pr) in zip(todo, scores, strict=True)
     ]
-    res = decode_batch(inputs, hand_size=hand_size, with_marginals=False)
+    res = decode_batch(inputs, hand_size=hand_size)
     out: dict[str, tuple[int, int]] = {}
     for p, r in zip(todo, res, strict=True):
         lab = p.labels > 0

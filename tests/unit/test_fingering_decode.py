@@ -89,3 +89,18 @@ def test_hmm_baseline_respects_chords_and_anchors() -> None:
     anchors[-1] = 1
     (f,) = hmm_fingers([ev], [anchors])
     assert f[0] < f[1] < f[2] and f[-1] == 1
+
+
+def test_posterior_decoding_maximises_per_note_marginals() -> None:
+    # Pair scores: 1->1 is the single best path (score 2), but every path into finger 2 scores
+    # 1.5, so finger 2 carries more posterior mass on the second note:
+    # P(x2=2) ~ 5 e^1.5 = 22.4 against P(x2=1) ~ e^2 + 4 = 11.4.
+    inp, _ = _input([60, 62], [0, 1], np.zeros((2, 5)))
+    inp.pair[1, 0, 0] = 2.0
+    inp.pair[1, :, 1] = 1.5
+    (map_seq,) = decode_batch([inp], method="viterbi")
+    (post,) = decode_batch([inp], method="posterior")
+    assert tuple(map_seq.fingers) == (1, 1)
+    assert tuple(post.fingers) == (1, 2)
+    expected = 5 * np.exp(1.5) / (5 * np.exp(1.5) + np.exp(2) + 4 + 3 * 5)
+    assert post.marginals[1, 1] == pytest.approx(expected, rel=1e-5)
