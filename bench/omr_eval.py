@@ -215,6 +215,7 @@ def run_document(
     grays = tf.rasterize_pdf(pdf, dpi=DPI, max_pages=50)
     raster_cpu = (time.process_time() - c_r) / max(len(grays), 1)  # each page's share
     pages: list[tf.PageScore] = []
+    meters: list[Any] = []
     costs: list[dict[str, float]] = []
     for i, gray in enumerate(grays, start=1):
         _peak_rss_reset()
@@ -232,7 +233,9 @@ def run_document(
             }
         )
         pages.append(page)
-    bar = tf.infer_bar_length(pages)
+        meters.append(result.meter)
+    time_choice = tf.choose_time(pages, meters)
+    bar = time_choice.bar
     raw_ir = tf.merge_pages(pages, bar, page_count=len(pages))
     fixed_ir = tf.merge_pages([tf.repair_rhythm(p, bar) for p in pages], bar, len(pages))
     rows = []
@@ -245,6 +248,8 @@ def run_document(
                 "condition": condition,
                 "page": i + 1,
                 "bar_length": str(bar),
+                "time": f"{time_choice.numerator}/{time_choice.denominator} {time_choice.source}",
+                "meter_read": str(meters[i]) if meters[i] is not None else None,
                 **{f"{k}": v for k, v in fixed.items()},
                 "f1_pitch_onset_unrepaired": raw["f1_pitch_onset"],
                 **costs[i],
@@ -283,7 +288,7 @@ def main() -> None:
     print()
     header = (
         f"{'piece':20} {'cond':9} {'pg':>2} {'true':>4} {'pred':>4} {'onsetF1':>7} "
-        f"{'(raw)':>6} {'barF1':>6} {'seqF1':>6} {'cpu_s':>6} {'rssMB':>6}"
+        f"{'(raw)':>6} {'barF1':>6} {'seqF1':>6} {'cpu_s':>6} {'rssMB':>6}  time"
     )
     print(header)
     for r in rows:
@@ -295,6 +300,7 @@ def main() -> None:
             f"{r['notes_pred']:>4} {r['f1_pitch_onset']:>7.3f} "
             f"{r['f1_pitch_onset_unrepaired']:>6.3f} {r['f1_pitch_bar_position']:>6.3f} "
             f"{r['f1_pitch_sequence']:>6.3f} {r['cpu_s']:>6.1f} {r['peak_rss_mb']:>6.0f}"
+            f"  {r['time']}"
         )
     ok = [r for r in rows if "error" not in r]
     for cond in conditions:

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from consumers.omr.meter import Meter, read_meter, templates
 from consumers.omr.segnet.infer import load_weights, predict
 from consumers.omr.segnet.model import SegNet
 from consumers.omr.synth.labels import OEMER_PIXELS
@@ -71,6 +72,7 @@ class PageResult:
     notes: list[NoteBox] = field(default_factory=list)
     width: int = 0
     height: int = 0
+    meter: Meter | None = None  # the time signature printed at the first system, if read
 
 
 def oemer_size(width: int, height: int) -> tuple[int, int]:
@@ -192,7 +194,9 @@ def needs_dewarp(staff: NDArray[np.uint8], max_shift: int = 1) -> bool:
 
 
 def warm_up() -> None:
-    """Import oemer's modules (sklearn, scipy, matplotlib: seconds) once, not per page."""
+    """Import oemer's modules (sklearn, scipy, matplotlib: seconds) and engrave the time
+    signature templates once, not per page."""
+    templates()
     import oemer.build_system
     import oemer.dewarp
     import oemer.note_group_extraction
@@ -308,6 +312,12 @@ def recognize_page(
     gray = np.asarray(cv2.resize(gray_page, (w, h), interpolation=cv2.INTER_AREA), np.uint8)
     maps = maps if maps is not None else compute_maps(model, gray)
     check_staves(maps, page)
+    meter = read_meter(
+        maps.staff,
+        maps.clefs_keys,
+        np.asarray(maps.stems_rests | maps.notehead, dtype=np.uint8),
+        ink_mask(gray),
+    )
     bgr = np.asarray(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
     with _OEMER_LOCK, contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         # oemer's sklearn models were pickled by sklearn 1.2; newer versions load them with
@@ -322,4 +332,4 @@ def recognize_page(
             raise BadInputError(
                 f"page {page}: the music could not be read ({type(exc).__name__}: {exc})"
             ) from exc
-    return PageResult(musicxml=xml, notes=boxes, width=w, height=h)
+    return PageResult(musicxml=xml, notes=boxes, width=w, height=h, meter=meter)

@@ -21,6 +21,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
+from consumers.omr.meter import Meter
 from consumers.omr.recognize import NoteBox, OmrModel, load_model, recognize_page
 from etude.errors import BadInputError
 from schemas.ir import (
@@ -39,6 +40,8 @@ __all__ = [
     "OMR_TRANSFORM_VERSION",
     "PageScore",
     "RawNote",
+    "TimeChoice",
+    "choose_time",
     "infer_bar_length",
     "load_model",
     "musicxml_to_page",
@@ -48,7 +51,7 @@ __all__ = [
 ]
 
 # Bump when the output for the same PDF and model can change (the ledger keys results on it).
-OMR_TRANSFORM_VERSION: Final = "omr-1"
+OMR_TRANSFORM_VERSION: Final = "omr-2"
 MAX_DPI: Final = 600
 # A poster-sized page at 300 dpi would be hundreds of MB; oemer works at ~3.7 MP anyway.
 MAX_PAGE_PIXELS: Final = 40_000_000
@@ -464,11 +467,42 @@ def _bbox(b: tuple[float, float, float, float] | None) -> BBox | None:
     return BBox(x=x, y=y, w=min(w, 1.0 - x), h=min(h, 1.0 - y))
 
 
+@dataclass(frozen=True)
+class TimeChoice:
+    bar: Fraction  # quarters per bar, what rhythm repair fits every bar to
+    numerator: int
+    denominator: int
+    source: str  # "given" (a setting), "read" (printed on the page) or "inferred" (from bars)
+
+
+def choose_time(
+    pages: list[PageScore], meters: list[Meter | None], bar_length: Fraction | None = None
+) -> TimeChoice:
+    """The time signature for the whole document: a given bar length wins, then the signature
+    read at the first system of the earliest page that shows one, then the bar length inferred
+    from what oemer read in the bars."""
+    if bar_length is not None:
+        return TimeChoice(bar_length, *_signature_for(bar_length), "given")
+    for meter in meters:
+        if meter is not None:
+            return TimeChoice(meter.bar_length, meter.count, meter.unit, "read")
+    bar = infer_bar_length(pages)
+    return TimeChoice(bar, *_signature_for(bar), "inferred")
+
+
+def _signature_for(bar: Fraction) -> tuple[int, int]:
+    return _BAR_CHOICES.get(bar, (int(bar * 4), 16))
+
+
 def merge_pages(
-    pages: list[PageScore], bar: Fraction, page_count: int, title: str | None = None
+    pages: list[PageScore],
+    bar: Fraction,
+    page_count: int,
+    title: str | None = None,
+    signature: tuple[int, int] | None = None,
 ) -> ScoreIRV1:
     """Concatenate pages, numbering measures from 1 across them; onsets from the piece start."""
-    num, den = _BAR_CHOICES.get(bar, (int(bar * 4), 16))
+    num, den = signature or _signature_for(bar)
     measures: list[Measure] = []
     notes: list[NoteV1] = []
     keys: list[KeySignature] = []
@@ -548,12 +582,16 @@ def recognize_pdf(
     """The whole OMR transform. Raises BadInputError for input no retry can fix."""
     grays = rasterize_pdf(pdf_bytes, dpi=dpi, max_pages=max_pages)
     pages: list[PageScore] = []
+    meters: list[Meter | None] = []
     for i, gray in enumerate(grays, start=1):
         result = recognize_page(model, gray, page=i)
         pages.append(musicxml_to_page(result.musicxml, result.notes, page=i))
+        meters.append(result.meter)
     if not any(n for pg in pages for n in pg.notes if not n.is_rest):
         raise BadInputError("no notes were recognised in the PDF")
-    bar = bar_length or infer_bar_length(pages)
+    time = choose_time(pages, meters, bar_length)
     if repair:
-        pages = [repair_rhythm(pg, bar) for pg in pages]
-    return merge_pages(pages, bar, page_count=len(grays))
+        pages = [repair_rhythm(pg, time.bar) for pg in pages]
+    return merge_pages(
+        pages, time.bar, page_count=len(grays), signature=(time.numerator, time.denominator)
+    )
