@@ -66,6 +66,8 @@ _BAR_CHOICES: Final = {
     Fraction(6): (6, 4),
 }
 _INFERRED_BARS: Final = (Fraction(2), Fraction(3), Fraction(4))
+# No bar is shorter than 3/8: a silent measure holds at least this much rest in every staff.
+_SHORTEST_BAR: Final = Fraction(3, 2)
 # Note values rhythm repair may choose from (quarters), each with a prior cost: plain values
 # are free, dotted and triplet values must earn their place (else two misread quarters in a
 # crowded bar come out as dotted eighths rather than as the far likelier plain eighths).
@@ -241,6 +243,7 @@ def musicxml_to_page(xml: bytes, boxes: list[NoteBox], page: int) -> PageScore:
                                 box=box,
                             )
                         )
+    notes, key_fifths, n_measures = _drop_empty_measures(notes, key_fifths, n_measures)
     systems: dict[int, int] = {}
     spans: dict[int, list[tuple[float, float, float, float]]] = defaultdict(list)
     for n in notes:
@@ -262,6 +265,40 @@ def musicxml_to_page(xml: bytes, boxes: list[NoteBox], page: int) -> PageScore:
         systems=systems,
         measure_boxes=measure_boxes,
     )
+
+
+def _drop_empty_measures(
+    notes: list[RawNote], key_fifths: dict[int, int], n_measures: int
+) -> tuple[list[RawNote], dict[int, int], int]:
+    """Remove measures that hold no note and no credible silence, renumbering the rest.
+
+    A printed bar is never empty, and a silent bar is whole rests in every staff. A measure in
+    oemer's output with no note and no more than a stray short rest in some staff comes from a
+    misread barline (a double bar, or a stem read as a second barline); kept, it shifts every
+    later bar of the page by one whole bar."""
+    sounding = {n.measure for n in notes if not n.is_rest}
+    rest_total: dict[tuple[int, int], Fraction] = defaultdict(Fraction)
+    for n in notes:
+        if n.is_rest:
+            rest_total[(n.measure, n.staff)] += n.duration
+    silent = {m for m, _ in rest_total} - sounding
+    silent = {
+        m
+        for m in silent
+        if all(total >= _SHORTEST_BAR for (mm, _), total in rest_total.items() if mm == m)
+    }
+    used = sorted(sounding | silent)
+    if len(used) == n_measures:
+        return notes, key_fifths, n_measures
+    new_index = {m: i for i, m in enumerate(used)}
+    keys: dict[int, int] = {}
+    for m, fifths in sorted(key_fifths.items()):
+        # a key change written in a dropped measure takes effect at the next kept one
+        later = [k for k in used if k >= m]
+        if later:
+            keys.setdefault(new_index[later[0]], fifths)
+    notes = [replace(n, measure=new_index[n.measure]) for n in notes if n.measure in new_index]
+    return notes, keys, len(used)
 
 
 # ---------------------------------------------------------------------------------------------

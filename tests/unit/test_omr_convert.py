@@ -102,3 +102,39 @@ def test_pages_merge_with_renumbered_measures_and_provenance() -> None:
     assert (ts.numerator, ts.denominator) == (4, 4)
     assert ir.meta.page_count == 2
     assert len({n.id for n in ir.notes}) == len(ir.notes)
+
+
+def _with_measure(xml: bytes, measure: bytes) -> bytes:
+    """The fixture with one more measure inserted between its two."""
+    return xml.replace(b'    <measure number="2">', measure + b'    <measure number="2">', 1)
+
+
+def test_a_misread_barline_measure_is_dropped() -> None:
+    # oemer's output for a spurious barline: a measure with a stray eighth rest and the
+    # whole-bar rest it fills the other staff with.
+    stray = b"""    <measure number="9">
+      <note><rest/><duration>8</duration><type>eighth</type><staff>1</staff>
+        <voice>1</voice></note>
+      <backup><duration>8</duration></backup>
+      <note><rest/><duration>64</duration><type>whole</type><staff>2</staff>
+        <voice>1</voice></note>
+    </measure>
+"""
+    page = musicxml_to_page(_with_measure(_OEMER_XML, stray), _BOXES, page=1)
+    assert page.measures == 2
+    assert {n.measure for n in page.notes} == {0, 1}
+    assert page.key_fifths == {0: -1, 1: 2}
+
+
+def test_a_silent_bar_is_kept() -> None:
+    silent = b"""    <measure number="9">
+      <note><rest/><duration>64</duration><type>whole</type><staff>1</staff>
+        <voice>1</voice></note>
+      <backup><duration>64</duration></backup>
+      <note><rest/><duration>64</duration><type>whole</type><staff>2</staff>
+        <voice>1</voice></note>
+    </measure>
+"""
+    page = musicxml_to_page(_with_measure(_OEMER_XML, silent), _BOXES, page=1)
+    assert page.measures == 3
+    assert {n.measure for n in page.notes if not n.is_rest} == {0, 2}
