@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -81,11 +82,12 @@ def main() -> None:
         truth = drawn_meter(svgs[0]) if svgs else None
         if truth is None:
             continue
-        image, label = render.render_page(svgs[0])
+        image, clean_label = render.render_page(svgs[0])
+        label: NDArray[np.uint8] | None = clean_label
         degraded = rng.random() < 0.5
         if degraded:
             image, label = degrade.degrade(
-                image, label, degrade.random_degradation(rng), seed=rng.randrange(10**6)
+                image, clean_label, degrade.random_degradation(rng), seed=rng.randrange(10**6)
             )
         assert label is not None
         t0 = time.perf_counter()
@@ -103,7 +105,6 @@ def main() -> None:
         t1 = time.perf_counter()
         got = mt.read_meter(
             maps.staff,
-            maps.clefs_keys,
             (maps.stems_rests | maps.notehead).astype(np.uint8),
             rec.ink_mask(image),
         )

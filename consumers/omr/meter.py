@@ -8,11 +8,13 @@ the time signatures verovio engraves in each of the SMuFL fonts Étude trains on
 
 1. The page is levelled: the staff map's row profile is sharpest at the scan's skew angle.
 2. Staves are found from the levelled staff map (five lines at an even spacing ``u``).
-3. Along the first staff, the ink in the staff band (staff lines removed) is cut into column
-   segments; the first is the clef, then come key accidentals (the network's clef/key class),
-   and the segments before the first notehead or stem are the candidates.
+3. Along each staff of the first system, the ink in the staff band (staff lines and specks
+   removed) is cut into column segments; the first is the clef, and every segment after it
+   up to the first one the network calls notehead/stem is a candidate (key accidentals score
+   low against every signature).
 4. Each candidate is normalised to the staff spacing and correlated with every template
-   (stacked digits or the common/cut C); the best is kept if it is clearly a time signature.
+   (stacked digits or the common/cut C); a staff's best is kept if it is clearly a time
+   signature, and the staves of the system must agree on the bar length.
 
 Pure functions of arrays (no I/O); templates are engraved once per process (``templates``).
 """
@@ -51,8 +53,8 @@ METERS: Final[tuple[tuple[int, int] | str, ...]] = (
     "common",
     "cut",
 )
-# A candidate is read as a time signature only this similar to its best template (correlation
-# of blurred masks, 0..1), and the best must beat the best other signature by MARGIN.
+# A staff reads a signature only this similar to its best template (zero-mean correlation of
+# blurred masks within +-2 px, up to 1), ahead by MARGIN of any signature of another bar length.
 MIN_SCORE: Final = 0.7
 MARGIN: Final = 0.03
 
@@ -270,15 +272,11 @@ class Segment:
     x0: int
     x1: int
     mask: NDArray[np.bool_]  # band rows, this segment's columns only (others cleared)
-    clef_key: float  # share of its ink the network calls clef/key/accidental
-    head_stem: float  # share it calls notehead or stem/rest/barline
+    head_stem: float  # share of its ink the network calls notehead or stem/rest/barline
 
 
 def _segments(
-    ink: NDArray[np.bool_],
-    clefs_keys: NDArray[np.bool_],
-    heads_stems: NDArray[np.bool_],
-    space: float,
+    ink: NDArray[np.bool_], heads_stems: NDArray[np.bool_], space: float
 ) -> list[Segment]:
     cols = ink.sum(axis=0) >= 2
     gap = max(2, round(0.25 * space))
@@ -297,15 +295,7 @@ def _segments(
         m = np.zeros_like(ink)
         m[:, start:end] = ink[:, start:end]
         total = max(1, int(m.sum()))
-        out.append(
-            Segment(
-                start,
-                end,
-                m,
-                float((m & clefs_keys).sum()) / total,
-                float((m & heads_stems).sum()) / total,
-            )
-        )
+        out.append(Segment(start, end, m, float((m & heads_stems).sum()) / total))
     return out
 
 
@@ -321,7 +311,6 @@ def read_staff(
     staff: Staff,
     ink: NDArray[np.bool_],
     staff_lines: NDArray[np.bool_],
-    clefs_keys: NDArray[np.bool_],
     heads_stems: NDArray[np.bool_],
 ) -> dict[tuple[int, int] | str, float]:
     """Best template score per signature for the symbols after this staff's clef."""
@@ -331,7 +320,7 @@ def read_staff(
     x0, x1 = staff.x0, min(staff.x1, staff.x0 + round(30 * u))
     lines = cv2.dilate(staff_lines[y0:y1, x0:x1].astype(np.uint8), np.ones((3, 1), np.uint8)) > 0
     band = _despeckle(ink[y0:y1, x0:x1] & ~lines, min_area=max(4, round(0.1 * u * u)))
-    segs = _segments(band, clefs_keys[y0:y1, x0:x1], heads_stems[y0:y1, x0:x1], u)
+    segs = _segments(band, heads_stems[y0:y1, x0:x1], u)
     # the system's opening barline is a thin full-height stroke at the very start
     segs = [s for s in segs if not (s.x1 - s.x0 < 0.6 * u and s.x0 < u)]
     scores: dict[tuple[int, int] | str, float] = {}
@@ -353,7 +342,6 @@ def read_staff(
 
 def read_meter(
     staff_map: NDArray[np.uint8],
-    clefs_keys: NDArray[np.uint8],
     heads_stems: NDArray[np.uint8],
     ink: NDArray[np.bool_],
     staves: int = 2,
@@ -367,14 +355,13 @@ def read_meter(
     if not found:
         return None
     ink_r = rotate(ink.astype(np.uint8), angle, 0) > 0
-    ck = rotate(clefs_keys, angle, 0) > 0
     hs = rotate(heads_stems, angle, 0) > 0
     votes: list[Meter] = []
     for st in found[:staves]:
         # a second staff counts only as the first one's partner in the same system
         if st is not found[0] and st.lines[0] - found[0].lines[-1] > 12 * found[0].space:
             break
-        meter = decide(read_staff(st, ink_r, sm > 0, ck, hs))
+        meter = decide(read_staff(st, ink_r, sm > 0, hs))
         if meter is not None:  # a staff read unclearly (a wide clef, a crowded band) abstains
             votes.append(meter)
     if not votes or len({m.bar_length for m in votes}) > 1:

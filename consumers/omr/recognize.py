@@ -44,7 +44,7 @@ class OmrModel:
 
     segnet: SegNet | None = None
     oemer_checkpoints: Path | None = None  # folder holding unet_big/ and seg_net/
-    name: str = "etude-segnet-v1"
+    name: str = "etude-segnet-v2"
 
 
 @dataclass
@@ -314,7 +314,6 @@ def recognize_page(
     check_staves(maps, page)
     meter = read_meter(
         maps.staff,
-        maps.clefs_keys,
         np.asarray(maps.stems_rests | maps.notehead, dtype=np.uint8),
         ink_mask(gray),
     )

@@ -44,7 +44,6 @@ def _read(mei: str, font: str = "Leipzig", degraded: bool = False) -> mt.Meter |
     staff3, seg4 = lc.unpack(label)
     return mt.read_meter(
         (staff3 == 1).astype(np.uint8),
-        (seg4 == 3).astype(np.uint8),
         ((seg4 == 1) | (seg4 == 2)).astype(np.uint8),
         ink_mask(image),
     )

@@ -15,7 +15,7 @@ from torch.nn import functional as nnf
 
 from consumers.omr.segnet.model import MULTIPLE, SegNet
 
-DEFAULT_WEIGHTS: Final = Path(__file__).parent / "weights" / "segnet_v1.pt"
+DEFAULT_WEIGHTS: Final = Path(__file__).parent / "weights" / "segnet_v2.pt"
 TILE: Final = 768  # a full page at once would hold ~1 GB of activations; tiles keep it small
 MARGIN: Final = 64  # context discarded at each tile edge, where the U-Net sees padding
 

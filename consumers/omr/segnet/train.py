@@ -1,6 +1,6 @@
 """Train the segmentation network on synthetic pages.
 
-GPU (what produced the shipped weights; see weights/segnet_v1.json for the exact record):
+GPU:
     python -m consumers.omr.segnet.train --pages .omrdata/pages --minutes 7 --batch 48
 CPU, 2 cores (the issue's budget: under an hour):
     python -m consumers.omr.segnet.train --pages .omrdata/pages --device cpu --threads 2 \
