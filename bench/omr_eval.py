@@ -44,7 +44,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from consumers.omr import recognize as rec  # noqa: E402
 from consumers.omr import transform as tf  # noqa: E402
 from consumers.omr.synth import degrade, render  # noqa: E402
-from consumers.omr.synth import labels as lc  # noqa: E402
 
 PIECES: dict[str, tuple[str, int | None]] = {
     # name: (music21 corpus path, last bar or None for the whole piece)
@@ -191,14 +190,7 @@ def predicted_by_page(ir: Any, page: int) -> list[TruthNote]:
 
 def oracle_maps(svg: str, size: tuple[int, int]) -> rec.PageMaps:
     _, label = render.render_page(svg, size=size)
-    s3, s4 = lc.unpack(label)
-    return rec.PageMaps(
-        staff=(s3 == 1).astype(np.uint8),
-        symbols=(s3 == 2).astype(np.uint8),
-        stems_rests=(s4 == 1).astype(np.uint8),
-        notehead=(s4 == 2).astype(np.uint8),
-        clefs_keys=(s4 == 3).astype(np.uint8),
-    )
+    return rec.label_maps(label)
 
 
 def run_document(

@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from consumers.omr import meter as mt
 from consumers.omr import recognize as rec
 from consumers.omr.synth import corpus, degrade, render
-from consumers.omr.synth import labels as lc
 
 _USE = re.compile(r'href="#(E08[0-9A-F])[^"]*" transform="translate\((-?\d+), (-?\d+)\)')
 
@@ -91,17 +90,7 @@ def main() -> None:
             )
         assert label is not None
         t0 = time.perf_counter()
-        if a.oracle:
-            s3, s4 = lc.unpack(label)
-            maps = rec.PageMaps(
-                staff=(s3 == 1).astype(np.uint8),
-                symbols=(s3 == 2).astype(np.uint8),
-                stems_rests=(s4 == 1).astype(np.uint8),
-                notehead=(s4 == 2).astype(np.uint8),
-                clefs_keys=(s4 == 3).astype(np.uint8),
-            )
-        else:
-            maps = rec.compute_maps(model, image)
+        maps = rec.label_maps(label) if a.oracle else rec.compute_maps(model, image)
         t1 = time.perf_counter()
         got = mt.read_meter(
             maps.staff,

@@ -75,6 +75,20 @@ class PageResult:
     meter: Meter | None = None  # the time signature printed at the first system, if read
 
 
+def label_maps(label: NDArray[np.uint8]) -> PageMaps:
+    """The five maps as the synthetic pages' packed label has them (the evaluation's oracle)."""
+    from consumers.omr.synth.labels import unpack
+
+    staff3, seg4 = unpack(label)
+    return PageMaps(
+        staff=(staff3 == 1).astype(np.uint8),
+        symbols=(staff3 == 2).astype(np.uint8),
+        stems_rests=(seg4 == 1).astype(np.uint8),
+        notehead=(seg4 == 2).astype(np.uint8),
+        clefs_keys=(seg4 == 3).astype(np.uint8),
+    )
+
+
 def oemer_size(width: int, height: int) -> tuple[int, int]:
     """The size oemer resizes every page to (about 3.7 MP), whatever the scan resolution."""
     ratio = float(np.sqrt(OEMER_PIXELS / (width * height)))
