@@ -228,26 +228,17 @@ def _template(spec: tuple[int, int] | str, font: str) -> Template | None:
     if not pages:
         return None
     root = ET.fromstring(pages[0])
-    width, height = render.target_size(*render._svg_size(root), pixels=400_000)
-    leaves = render._leaves(root)
+    width, height = render.target_size(*render.svg_size(root), pixels=400_000)
+    drawn = render.leaves(root)
     in_sig = {
         id(el)
         for g in root.iter(f"{{{render.SVG_NS}}}g")
         if "meterSig" in g.attrib.get("class", "").split()
         for el in g.iter()
     }
-
-    def draw(keep: set[int]) -> NDArray[np.bool_]:
-        for el, _ in leaves:
-            if id(el) in keep:
-                el.attrib.pop("visibility", None)
-            else:
-                el.set("visibility", "hidden")
-        svg = ET.tostring(root, encoding="unicode")
-        return render.rasterize_svg(svg, width, height) < render.INK_THRESHOLD
-
-    staves = find_staves(draw({id(el) for el, c in leaves if c == lc.STAFF_LINE}).astype(np.uint8))
-    sig = draw(in_sig)
+    lines = render.draw_only(root, drawn, lambda _el, c: c == lc.STAFF_LINE, width, height)
+    staves = find_staves(lines.astype(np.uint8))
+    sig = render.draw_only(root, drawn, lambda el, _c: id(el) in in_sig, width, height)
     if not staves or not sig.any():
         return None
     st = staves[0]
@@ -256,7 +247,8 @@ def _template(spec: tuple[int, int] | str, font: str) -> Template | None:
 
 @lru_cache(maxsize=1)
 def templates() -> tuple[Template, ...]:
-    """Every signature in every training font (engraved on first use, ~1 s)."""
+    """Every signature in every training font (engraved on first use: 80 small pages, a few
+    seconds, which the OMR stage spends at start-up in recognize.warm_up)."""
     from consumers.omr.synth.render import FONTS
 
     out = [t for font in FONTS for spec in METERS if (t := _template(spec, font)) is not None]

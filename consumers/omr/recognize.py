@@ -55,6 +55,7 @@ class PageMaps:
     notehead: NDArray[np.uint8]
     clefs_keys: NDArray[np.uint8]
     notehead_prob: NDArray[np.float32] | None = None
+    ink: NDArray[np.bool_] | None = None  # the page's dark pixels, when already computed
 
 
 @dataclass
@@ -134,6 +135,7 @@ def compute_maps(model: OmrModel, gray: NDArray[np.uint8]) -> PageMaps:
             notehead=(seg4 == 2).astype(np.uint8),
             clefs_keys=((seg4 == 3) & ink).astype(np.uint8),
             notehead_prob=head_prob,
+            ink=ink,
         )
     return _oemer_onnx_maps(model, gray)
 
@@ -166,6 +168,13 @@ def _oemer_onnx_maps(model: OmrModel, gray: NDArray[np.uint8]) -> PageMaps:
         clefs_keys=fit(g_map == 3).astype(np.uint8),
         notehead_prob=fit(g_prob[..., 2]).astype(np.float32),
     )
+
+
+def page_meter(maps: PageMaps, gray: NDArray[np.uint8]) -> Meter | None:
+    """The time signature printed at the page's first system (None when not read clearly)."""
+    ink = maps.ink if maps.ink is not None else ink_mask(gray)
+    heads_stems = np.asarray(maps.stems_rests | maps.notehead, dtype=np.uint8)
+    return read_meter(maps.staff, heads_stems, ink)
 
 
 def check_page(gray: NDArray[np.uint8], page: int) -> None:
@@ -326,11 +335,7 @@ def recognize_page(
     gray = np.asarray(cv2.resize(gray_page, (w, h), interpolation=cv2.INTER_AREA), np.uint8)
     maps = maps if maps is not None else compute_maps(model, gray)
     check_staves(maps, page)
-    meter = read_meter(
-        maps.staff,
-        np.asarray(maps.stems_rests | maps.notehead, dtype=np.uint8),
-        ink_mask(gray),
-    )
+    meter = page_meter(maps, gray)
     bgr = np.asarray(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
     with _OEMER_LOCK, contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         # oemer's sklearn models were pickled by sklearn 1.2; newer versions load them with

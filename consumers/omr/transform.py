@@ -281,12 +281,8 @@ def _drop_empty_measures(
     for n in notes:
         if n.is_rest:
             rest_total[(n.measure, n.staff)] += n.duration
-    silent = {m for m, _ in rest_total} - sounding
-    silent = {
-        m
-        for m in silent
-        if all(total >= _SHORTEST_BAR for (mm, _), total in rest_total.items() if mm == m)
-    }
+    too_short = {m for (m, _staff), total in rest_total.items() if total < _SHORTEST_BAR}
+    silent = {m for m, _staff in rest_total} - sounding - too_short
     used = sorted(sounding | silent)
     if len(used) == n_measures:
         return notes, key_fifths, n_measures

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import random
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -140,7 +141,7 @@ def target_size(svg_w: float, svg_h: float, pixels: int = OEMER_PIXELS) -> tuple
     return round(svg_w * ratio), round(svg_h * ratio)
 
 
-def _svg_size(root: ET.Element) -> tuple[float, float]:
+def svg_size(root: ET.Element) -> tuple[float, float]:
     return float(root.attrib["width"].rstrip("px")), float(root.attrib["height"].rstrip("px"))
 
 
@@ -156,7 +157,8 @@ def classify_leaf(ancestors: list[set[str]], tag: str) -> int:
     return lc.OTHER
 
 
-def _leaves(root: ET.Element) -> list[tuple[ET.Element, int]]:
+def leaves(root: ET.Element) -> list[tuple[ET.Element, int]]:
+    """Every drawn element of the page with its class (see classify_leaf), document order."""
     out: list[tuple[ET.Element, int]] = []
 
     def walk(node: ET.Element, ancestors: list[set[str]]) -> None:
@@ -183,6 +185,22 @@ def rasterize_svg(svg: str, width: int, height: int) -> NDArray[np.uint8]:
     return _rasterize(svg, width, height)
 
 
+def draw_only(
+    root: ET.Element,
+    drawn: list[tuple[ET.Element, int]],
+    keep: Callable[[ET.Element, int], bool],
+    width: int,
+    height: int,
+) -> NDArray[np.bool_]:
+    """Ink of the elements `keep` accepts, every other leaf of `drawn` hidden (same geometry)."""
+    for el, cls in drawn:
+        if keep(el, cls):
+            el.attrib.pop("visibility", None)
+        else:
+            el.set("visibility", "hidden")
+    return _rasterize(ET.tostring(root, encoding="unicode"), width, height) < INK_THRESHOLD
+
+
 def fill_holes(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """Mask with enclosed holes filled: flood the background from outside, keep the rest."""
     padded = np.pad(mask, 1).astype(np.uint8)
@@ -196,22 +214,19 @@ def render_page(
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
     """(grey image, packed label) of one SVG page, at about `pixels` pixels or at `size`."""
     root = ET.fromstring(svg)
-    width, height = size or target_size(*_svg_size(root), pixels=pixels)
+    width, height = size or target_size(*svg_size(root), pixels=pixels)
     image = _rasterize(svg, width, height)
-    leaves = _leaves(root)
+    drawn = leaves(root)
     masks: dict[int, NDArray[np.bool_]] = {}
     for cls in lc.LEAF_CLASSES:
-        if not any(c == cls for _, c in leaves):
+        if not any(c == cls for _, c in drawn):
             masks[cls] = np.zeros(image.shape, dtype=bool)
             continue
-        for el, c in leaves:
-            if c == cls:
-                el.attrib.pop("visibility", None)
-            else:
-                el.set("visibility", "hidden")
-        masks[cls] = _rasterize(ET.tostring(root, encoding="unicode"), width, height) < (
-            INK_THRESHOLD
-        )
+
+        def of_class(_el: ET.Element, c: int, cls: int = cls) -> bool:
+            return c == cls
+
+        masks[cls] = draw_only(root, drawn, of_class, width, height)
     ink = image < INK_THRESHOLD
     # Hollow (half, whole) noteheads are drawn solid in oemer's labels.
     heads = fill_holes(masks[lc.NOTEHEAD])
