@@ -52,6 +52,13 @@ PIECES: dict[str, tuple[str, int | None]] = {
     "clara-op1no1": ("schumann_clara/polonaise_op1n1.mxl", None),
     "schoenberg-op19no2": ("schoenberg/opus19/movement2.mxl", None),
 }
+# Development pieces (from the training corpus, never the held-out ones): what the rhythm
+# solver's two weights (consumers/omr/onsets.py) were chosen on, `--dev`.
+DEV_PIECES: dict[str, tuple[str, int | None]] = {
+    "joplin-maple-leaf": ("joplin/maple_leaf_rag.mxl", 16),
+    "chopin-mazurka6-2": ("chopin/mazurka06-2.krn", 16),
+    "cpebach-h186": ("cpebach/h186.mxl", 12),
+}
 DPI = 300
 A4_PX = (2480, 3508)
 ENGRAVING = render.EngraveOptions(font="Leipzig", scale=85, spacing_system=10)
@@ -256,7 +263,8 @@ def main() -> None:
     )
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--oemer-checkpoints", type=Path, default=None)
-    ap.add_argument("--pieces", nargs="*", default=list(PIECES))
+    ap.add_argument("--pieces", nargs="*", default=None)
+    ap.add_argument("--dev", action="store_true", help="the development pieces instead")
     ap.add_argument("--conditions", nargs="*", default=["clean", "degraded"])
     ap.add_argument("--oracle", action="store_true", help="also run oracle maps on clean pages")
     ap.add_argument("--threads", type=int, default=2)
@@ -268,8 +276,9 @@ def main() -> None:
     model = tf.load_model(a.oemer_checkpoints or a.weights)
     conditions = list(a.conditions) + (["oracle"] if a.oracle else [])
     rows: list[dict[str, Any]] = []
-    for name in a.pieces:
-        rel, last = PIECES[name]
+    catalogue = DEV_PIECES if a.dev else PIECES
+    for name in a.pieces or list(catalogue):
+        rel, last = {**PIECES, **DEV_PIECES}[name]
         svgs, truth = engrave_piece(rel, last)
         for cond in conditions:
             try:

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from consumers.omr.meter import Meter
+from consumers.omr.onsets import Sound, solve_onsets
 from consumers.omr.recognize import NoteBox, OmrModel, load_model, recognize_page
 from etude.errors import BadInputError
 from schemas.ir import (
@@ -68,6 +69,7 @@ _BAR_CHOICES: Final = {
 _INFERRED_BARS: Final = (Fraction(2), Fraction(3), Fraction(4))
 # No bar is shorter than 3/8: a silent measure holds at least this much rest in every staff.
 _SHORTEST_BAR: Final = Fraction(3, 2)
+_GRID: Final = Fraction(1, 48)
 # Note values rhythm repair may choose from (quarters), each with a prior cost: plain values
 # are free, dotted and triplet values must earn their place (else two misread quarters in a
 # crowded bar come out as dotted eighths rather than as the far likelier plain eighths).
@@ -275,7 +277,8 @@ def _drop_empty_measures(
     A printed bar is never empty, and a silent bar is whole rests in every staff. A measure in
     oemer's output with no note and no more than a stray short rest in some staff comes from a
     misread barline (a double bar, or a stem read as a second barline); kept, it shifts every
-    later bar of the page by one whole bar."""
+    later bar of the page by one whole bar. Silent measures before the page's first note are
+    dropped too."""
     sounding = {n.measure for n in notes if not n.is_rest}
     rest_total: dict[tuple[int, int], Fraction] = defaultdict(Fraction)
     for n in notes:
@@ -283,6 +286,10 @@ def _drop_empty_measures(
             rest_total[(n.measure, n.staff)] += n.duration
     too_short = {m for (m, _staff), total in rest_total.items() if total < _SHORTEST_BAR}
     silent = {m for m, _staff in rest_total} - sounding - too_short
+    # A page of piano music does not open with a bar of silence in both hands; oemer reads
+    # one there (whole rests in every staff) from the opening clefs and signatures.
+    first_sound = min(sounding, default=0)
+    silent = {m for m in silent if m > first_sound}
     used = sorted(sounding | silent)
     if len(used) == n_measures:
         return notes, key_fifths, n_measures
@@ -426,24 +433,40 @@ def _columns(notes: list[RawNote], tolerance: float = 0.8) -> list[list[RawNote]
     return columns
 
 
-def _repair_by_columns(notes: list[RawNote], bar: Fraction) -> list[RawNote]:
-    """Onsets from the left-to-right order of the noteheads, durations from oemer.
+def _repair_by_columns(notes: list[RawNote], bar: Fraction, first: bool) -> list[RawNote]:
+    """Onsets from the columns of the page, fitted to the note values read in them.
 
-    oemer's own offsets come from its voice bookkeeping (backup/forward), which collapses in
-    busy bars; the page layout does not. Each column lasts as long as its shortest note; when
-    the columns overrun the bar their lengths are refitted to sum to it exactly.
+    oemer's own offsets come from its voice bookkeeping, which collapses in busy bars (notes
+    far apart on the page at one offset, two voices merged); the page layout does not. The
+    noteheads are grouped into columns (left to right) and `onsets.solve_onsets` picks the
+    column onsets at which the notes read (each chord of each voice once) end best, filling
+    the bar. A first bar that every voice reads as at most half a bar keeps that length (a
+    pick-up).
     """
-    columns = _columns(notes)
-    lengths = [min(n.duration for n in col) for col in columns]
-    if sum(lengths) > bar:
-        lengths = _fit_durations(lengths, bar)
+    sounding = [n for n in notes if not n.is_rest]
+    columns = _columns(sounding)
+    col_of = {id(n): c for c, col in enumerate(columns) for n in col}
+    chords = {(col_of[id(n)], n.staff, n.voice, n.duration) for n in sounding}
+    sounds = [Sound(c, length) for c, _staff, _voice, length in sorted(chords)]
+    ends: list[Fraction] = []
+    voices: dict[tuple[int, int], list[RawNote]] = defaultdict(list)
+    for n in notes:
+        voices[(n.staff, n.voice)].append(n)
+    for group in voices.values():
+        kept = _credible_rests(group, bar)
+        if any(not n.is_rest for n in kept):
+            ends.append(_measure_total(kept))
+    # oemer's offsets fall short as often as they run over, so a short reading is no sign of
+    # a short bar; only a first bar read as at most half a bar is taken for a pick-up.
+    read = max(ends, default=bar)
+    total = read if first and read <= bar / 2 else bar
+    centres = [float(np.mean([_x_center(n) for n in col])) for col in columns]
+    onsets = solve_onsets(len(columns), sounds, total, x=centres)
     out: list[RawNote] = []
-    onset = Fraction(0)
-    for col, length in zip(columns, lengths, strict=True):
-        for n in col:
-            # A note may outlast its column (a half note under running eighths), not the bar.
-            out.append(replace(n, offset=onset, duration=max(min(n.duration, bar - onset), length)))
-        onset += length
+    for n in sounding:
+        start = onsets[col_of[id(n)]]
+        # A note may outlast later columns (a half note under running eighths), not the bar.
+        out.append(replace(n, offset=start, duration=max(min(n.duration, total - start), _GRID)))
     return out
 
 
@@ -482,7 +505,7 @@ def repair_rhythm(page: PageScore, bar: Fraction) -> PageScore:
     for _m, notes in sorted(by_measure.items()):
         sounding = [n for n in notes if not n.is_rest]
         if sounding and all(n.box is not None for n in sounding):
-            out.extend(_repair_by_columns(sounding, bar))
+            out.extend(_repair_by_columns(notes, bar, first=_m == 0))
         else:
             out.extend(_repair_by_voices(notes, bar))
     out.sort(key=lambda n: (n.measure, n.staff, n.voice, n.offset))

@@ -138,3 +138,19 @@ def test_a_silent_bar_is_kept() -> None:
     page = musicxml_to_page(_with_measure(_OEMER_XML, silent), _BOXES, page=1)
     assert page.measures == 3
     assert {n.measure for n in page.notes if not n.is_rest} == {0, 2}
+
+
+def test_a_silent_bar_before_the_first_note_is_dropped() -> None:
+    silent = b"""    <measure number="0">
+      <note><rest/><duration>64</duration><type>whole</type><staff>1</staff>
+        <voice>1</voice></note>
+      <backup><duration>64</duration></backup>
+      <note><rest/><duration>64</duration><type>whole</type><staff>2</staff>
+        <voice>1</voice></note>
+    </measure>
+"""
+    xml = _OEMER_XML.replace(b'    <measure number="1">', silent + b'    <measure number="1">', 1)
+    assert xml != _OEMER_XML
+    page = musicxml_to_page(xml, _BOXES, page=1)
+    assert page.measures == 2
+    assert {n.measure for n in page.notes if not n.is_rest} == {0, 1}
