@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction as Fr
 
 from consumers.omr.onsets import Sound, path_cost, solve_onsets
@@ -50,6 +51,6 @@ def test_always_fills_the_bar_in_order() -> None:
     sounds = [Sound(c, Fr(4)) for c in range(5)]  # nonsense values: still a valid bar
     onsets = solve_onsets(5, sounds, Fr(2))
     assert onsets[0] == 0
-    assert all(a < b for a, b in zip(onsets, onsets[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(onsets))
     assert onsets[-1] < 2
     assert solve_onsets(1, [Sound(0, Fr(1))], Fr(4)) == [Fr(0)]
