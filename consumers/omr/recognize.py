@@ -25,6 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from consumers.omr import oemer_fast
+from consumers.omr.clefs import relabel_clefs
+from consumers.omr.clefs import templates as clef_templates
 from consumers.omr.meter import Meter, read_meter, templates
 from consumers.omr.segnet.infer import load_weights, predict
 from consumers.omr.segnet.model import SegNet
@@ -219,8 +221,9 @@ def needs_dewarp(staff: NDArray[np.uint8], max_shift: int = 1) -> bool:
 
 def warm_up() -> None:
     """Import oemer's modules (sklearn, scipy, matplotlib: seconds) and engrave the time
-    signature templates once, not per page."""
+    signature and clef templates once, not per page."""
     templates()
+    clef_templates()
     import oemer.build_system
     import oemer.dewarp
     import oemer.note_group_extraction
@@ -231,18 +234,24 @@ def warm_up() -> None:
 
 
 def _oemer_extract(
-    image_bgr: NDArray[np.uint8], maps: PageMaps, deskew: bool | None = None, fast: bool = True
+    image_bgr: NDArray[np.uint8],
+    maps: PageMaps,
+    deskew: bool | None = None,
+    fast: bool = True,
+    check_clefs: bool = True,
 ) -> tuple[bytes, Any]:
     """oemer.ete.extract from its "Load the original image" step on, maps given in memory.
 
     `fast` swaps in `oemer_fast`'s output-identical versions of oemer's six slowest functions
-    (5-10x less CPU for these stages); False runs oemer's own, for the equivalence checks."""
+    (5-10x less CPU for these stages); False runs oemer's own, for the equivalence checks.
+    `check_clefs` checks oemer's treble/bass reading of each clef against the page's ink
+    (`clefs.relabel_clefs`)."""
     with oemer_fast.patched() if fast else contextlib.nullcontext():
-        return _oemer_stages(image_bgr, maps, deskew)
+        return _oemer_stages(image_bgr, maps, deskew, check_clefs)
 
 
 def _oemer_stages(
-    image_bgr: NDArray[np.uint8], maps: PageMaps, deskew: bool | None
+    image_bgr: NDArray[np.uint8], maps: PageMaps, deskew: bool | None, check_clefs: bool
 ) -> tuple[bytes, Any]:
     from oemer import layers
     from oemer.build_system import MusicXMLBuilder
@@ -290,6 +299,9 @@ def _oemer_stages(
     layers.register_layer("note_groups", np.array(groups))
     layers.register_layer("group_map", group_map)
     barlines, clefs, sfns, rests = symbol_extract()
+    if check_clefs:
+        gray = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+        relabel_clefs(clefs, ink_mask(gray), staff.astype(np.uint8))
     layers.register_layer("barlines", np.array(barlines))
     layers.register_layer("clefs", np.array(clefs))
     layers.register_layer("sfns", np.array(sfns))
