@@ -25,7 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from consumers.omr import oemer_fast
-from consumers.omr.clefs import relabel_clefs
+from consumers.omr.barlines import find_missing_barlines
+from consumers.omr.clefs import find_missing_clefs, relabel_clefs
 from consumers.omr.clefs import templates as clef_templates
 from consumers.omr.meter import Meter, read_meter, templates
 from consumers.omr.segnet.infer import load_weights, predict
@@ -244,8 +245,8 @@ def _oemer_extract(
 
     `fast` swaps in `oemer_fast`'s output-identical versions of oemer's six slowest functions
     (5-10x less CPU for these stages); False runs oemer's own, for the equivalence checks.
-    `check_clefs` checks oemer's treble/bass reading of each clef against the page's ink
-    (`clefs.relabel_clefs`)."""
+    `check_clefs` checks oemer's clefs against the page's ink and adds the clefs and barlines
+    it missed (`clefs.py`, `barlines.py`)."""
     with oemer_fast.patched() if fast else contextlib.nullcontext():
         return _oemer_stages(image_bgr, maps, deskew, check_clefs)
 
@@ -301,7 +302,13 @@ def _oemer_stages(
     barlines, clefs, sfns, rests = symbol_extract()
     if check_clefs:
         gray = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
-        relabel_clefs(clefs, ink_mask(gray), staff.astype(np.uint8))
+        page_ink = ink_mask(gray)
+        relabel_clefs(clefs, page_ink, staff.astype(np.uint8))
+        clefs = clefs + find_missing_clefs(clefs, staffs, page_ink, staff.astype(np.uint8))
+        not_bars = (clefs_keys > 0) | (notehead > 0)
+        barlines = barlines + find_missing_barlines(
+            barlines, staffs, page_ink, staff.astype(np.uint8), not_bars, notehead > 0
+        )
     layers.register_layer("barlines", np.array(barlines))
     layers.register_layer("clefs", np.array(clefs))
     layers.register_layer("sfns", np.array(sfns))

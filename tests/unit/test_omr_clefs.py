@@ -37,3 +37,27 @@ def test_reads_the_clef_shape(shape: str, font: str) -> None:
 def test_an_empty_crop_reads_nothing() -> None:
     read, _ = clefs.read_clef(np.zeros((120, 40), dtype=bool), 30.0, 14.0)
     assert read is None
+
+
+def test_clef_changes_oemer_missed_are_found() -> None:
+    from types import SimpleNamespace
+
+    from oemer.symbol_extraction import Clef, ClefType
+
+    # G clef, change to F, change back to G: oemer found only the opening clef
+    svg = render.engrave(clefs._mei("G"), render.EngraveOptions(font="Leland", scale=90))[0]
+    image, label = render.render_page(svg)
+    staff3, _ = lc.unpack(label)
+    staff = (staff3 == 1).astype(np.uint8)
+    st = find_staves(staff)[0]
+    lines = [SimpleNamespace(y_center=y) for y in st.lines]
+    oemer_staff = SimpleNamespace(lines=lines, x_left=st.x0, x_right=st.x1, track=0, group=0)
+    opening = Clef()
+    opening.bbox = (st.x0, int(st.lines[0] - 2 * st.space), int(st.x0 + 3 * st.space), 0)
+    opening.track, opening.group, opening.label = 0, 0, ClefType.G_CLEF
+    found = clefs.find_missing_clefs([opening], [oemer_staff], ink_mask(image), staff)
+    assert [c.label for c in sorted(found, key=lambda c: c.bbox[0])] == [
+        ClefType.F_CLEF,
+        ClefType.G_CLEF,
+    ]
+    assert all(c.bbox[0] > opening.bbox[2] for c in found)
