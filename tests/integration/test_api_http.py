@@ -284,8 +284,13 @@ async def test_cache_is_invalidated_by_events_and_retry_reannounces_input(
     assert pending["retryable"] is False
     assert (await client.post(f"/jobs/{job_id}/retry", headers=user.headers)).status_code == 409
 
-    # The OMR stage fails the job (its StageFailed, as the stage would publish it).
-    lineage = (await client.get(f"/jobs/{job_id}/lineage", headers=user.headers)).json()
+    # The OMR stage fails the job (its StageFailed, as the stage would publish it). The PDF's
+    # ArtifactCreated is projected on its own: its lineage node may lag the job's state.
+    for _ in range(100):
+        lineage = (await client.get(f"/jobs/{job_id}/lineage", headers=user.headers)).json()
+        if lineage["nodes"]:
+            break
+        await asyncio.sleep(0.1)
     pdf_id = uuid.UUID(lineage["nodes"][0]["artifact_id"])
     failed = StageFailed(
         job_id=job,
