@@ -29,6 +29,8 @@ MARGIN: Final = 0.05
 # A clef found by scanning a staff (none was found there) must be at least this similar;
 # chosen on the development pieces (0.8 to 0.9 scored the same there, 0.7 worse).
 DETECT_SCORE: Final = 0.85
+# ... and hold about as much ink as the template (within a factor of e^0.7 = 2).
+INK_RATIO: Final = 0.7
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,12 @@ def find_missing_clefs(
                 continue
             res = cv2.matchTemplate(band, t.image, cv2.TM_CCOEFF_NORMED)[0]
             res = np.nan_to_num(res, nan=0.0)
+            # a normalised correlation is blind to how much ink there is: a near-empty
+            # window (staff-line remnants) can match any shape; a clef brings its own ink
+            tw = t.image.shape[1]
+            cum = np.concatenate([[0.0], np.cumsum(band.sum(axis=0))])
+            ink_here = cum[tw : tw + len(res)] - cum[: len(res)]
+            res = np.where(np.abs(np.log((ink_here + 1e-6) / t.image.sum())) <= INK_RATIO, res, 0)
             pad = np.zeros(band.shape[1], dtype=np.float32)
             pad[: len(res)] = res
             best[t.shape] = np.maximum(best.get(t.shape, pad), pad)
