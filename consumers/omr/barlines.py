@@ -35,22 +35,21 @@ def _staff_rows(st: Any) -> tuple[int, int, float]:
 def find_missing_barlines(
     barlines: list[Any],
     staffs: Any,
-    ink: NDArray[np.bool_],
-    staff: NDArray[np.uint8],
+    no_lines: NDArray[np.bool_],
     symbols: NDArray[np.bool_],
     heads: NDArray[np.bool_],
 ) -> list[Any]:
     """New oemer `Barline`s for the barlines a system shows that oemer did not find.
 
+    `no_lines`: the page's ink without the staff lines (`meter.without_staff_lines`).
     `symbols`: where the network sees clefs, keys, accidentals or noteheads (a G clef over an
     F clef covers both staves too); `heads`: noteheads. Nothing left of a system's first
     notehead counts (the opening clefs and signatures: a time signature covers every staff).
     """
     from oemer.symbol_extraction import Barline
 
-    # staff lines removed; columns widened by a pixel each way (a barline a little off
-    # vertical on a scan still covers its column)
-    no_lines = ink & ~(cv2.dilate(staff.astype(np.uint8), np.ones((3, 1), np.uint8)) > 0)
+    # columns widened by a pixel each way (a barline a little off vertical on a scan still
+    # covers its column)
     no_lines = cv2.dilate(no_lines.astype(np.uint8), np.ones((1, 3), np.uint8)) > 0
     systems: dict[int, list[Any]] = defaultdict(list)
     for st in np.asarray(staffs).reshape(-1):

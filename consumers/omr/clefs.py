@@ -21,7 +21,14 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from consumers.omr.meter import BAND_SPACES, NORM_U, find_staves, normalise, similarity
+from consumers.omr.meter import (
+    BAND_SPACES,
+    NORM_U,
+    find_staves,
+    normalise,
+    resample_band,
+    similarity,
+)
 
 SHAPES: Final = ("G", "F")  # oemer's ClefType knows these two
 MIN_SCORE: Final = 0.5
@@ -45,16 +52,15 @@ def _mei(shape: str) -> str:
     """A staff opening with clef `shape` that changes to the other clef and back."""
     line = {"G": 2, "F": 4}[shape]
     other, other_line = ("F", 4) if shape == "G" else ("G", 2)
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<mei xmlns="http://www.music-encoding.org/ns/mei" meiversion="5.0"><meiHead>'
-        "<fileDesc><titleStmt><title/></titleStmt><pubStmt/></fileDesc></meiHead>"
-        '<music><body><mdiv><score><scoreDef><staffGrp><staffDef n="1" lines="5" '
-        f'clef.shape="{shape}" clef.line="{line}"/></staffGrp></scoreDef><section>'
+    from consumers.omr.synth.render import mei_document
+
+    return mei_document(
+        f'<scoreDef><staffGrp><staffDef n="1" lines="5" clef.shape="{shape}" '
+        f'clef.line="{line}"/></staffGrp></scoreDef>',
         '<measure n="1"><staff n="1"><layer n="1"><note pname="c" oct="4" dur="4"/>'
         f'<clef shape="{other}" line="{other_line}"/><note pname="c" oct="4" dur="4"/>'
         f'<clef shape="{shape}" line="{line}"/><note pname="c" oct="4" dur="2"/></layer>'
-        "</staff></measure></section></score></mdiv></body></music></mei>"
+        "</staff></measure>",
     )
 
 
@@ -117,23 +123,33 @@ def read_clef(
     return None, scores
 
 
-def relabel_clefs(clefs: list[Any], ink: NDArray[np.bool_], staff: NDArray[np.uint8]) -> int:
-    """Check every oemer clef against the page; returns how many labels changed."""
+def _staff_band(st: Any, height: int) -> tuple[list[float], float, int, int] | None:
+    """An oemer staff's line rows, its spacing and the page rows of its band (staff +- one
+    space more than the templates' band); None unless it has five lines."""
+    lines = sorted(float(line.y_center) for line in st.lines)
+    if len(lines) != 5:
+        return None
+    space = float(np.mean(np.diff(lines)))
+    ya = max(0, int(lines[0] - (BAND_SPACES + 1) * space))
+    yb = min(height, int(lines[-1] + (BAND_SPACES + 1) * space) + 1)
+    return lines, space, ya, yb
+
+
+def relabel_clefs(clefs: list[Any], no_lines: NDArray[np.bool_]) -> int:
+    """Check every oemer clef against the page (`no_lines`: its ink without the staff lines,
+    `meter.without_staff_lines`); returns how many labels changed."""
     from oemer.symbol_extraction import ClefType
     from oemer.utils import find_closest_staffs
 
-    no_lines = ink & ~(cv2.dilate(staff.astype(np.uint8), np.ones((3, 1), np.uint8)) > 0)
-    h, w = ink.shape
+    h, w = no_lines.shape
     changed = 0
     for clef in clefs:
         x1, y1, x2, y2 = (int(v) for v in clef.bbox)
         st, _ = find_closest_staffs((x1 + x2) / 2, (y1 + y2) / 2)
-        lines = sorted(float(line.y_center) for line in st.lines)
-        if len(lines) != 5:
+        rows = _staff_band(st, h)
+        if rows is None:
             continue
-        space = float(np.mean(np.diff(lines)))
-        ya = max(0, int(lines[0] - (BAND_SPACES + 1) * space))
-        yb = min(h, int(lines[-1] + (BAND_SPACES + 1) * space) + 1)
+        lines, space, ya, yb = rows
         xa, xb = max(0, x1 - 1), min(w, x2 + 2)
         if xb - xa < 2 or yb - ya < 2:
             continue
@@ -145,41 +161,28 @@ def relabel_clefs(clefs: list[Any], ink: NDArray[np.bool_], staff: NDArray[np.ui
     return changed
 
 
-def _band(no_lines: NDArray[np.bool_], top: float, space: float) -> NDArray[np.float32]:
-    """A staff's whole band (rows as `meter.normalise`, columns kept), at NORM_U per space."""
-    h = round((4 + 2 * BAND_SPACES) * NORM_U)
-    scale = NORM_U / space
-    width = max(1, round(no_lines.shape[1] * scale))
-    y0 = top - BAND_SPACES * space
-    m = np.array([[scale, 0, 0], [0, scale, -y0 * scale]], dtype=np.float32)
-    out = cv2.warpAffine(no_lines.astype(np.float32), m, (width, h), flags=cv2.INTER_AREA)
-    return np.asarray(cv2.GaussianBlur(out, (0, 0), 1.2), dtype=np.float32)
-
-
-def find_missing_clefs(
-    clefs: list[Any], staffs: Any, ink: NDArray[np.bool_], staff: NDArray[np.uint8]
-) -> list[Any]:
+def find_missing_clefs(clefs: list[Any], staffs: Any, no_lines: NDArray[np.bool_]) -> list[Any]:
     """Clefs on the page that oemer did not find (mostly clef changes inside a system, whose
     smaller glyph the network marks only in part): every staff is scanned with the clef
     templates and a clear, strong match away from every clef already known becomes a new
     oemer `Clef`."""
     from oemer.symbol_extraction import Clef, ClefType
 
-    no_lines = ink & ~(cv2.dilate(staff.astype(np.uint8), np.ones((3, 1), np.uint8)) > 0)
-    h, w = ink.shape
+    h, w = no_lines.shape
     found: list[Any] = []
     for st in np.asarray(staffs).reshape(-1):
-        lines = sorted(float(line.y_center) for line in st.lines)
-        if len(lines) != 5:
+        rows = _staff_band(st, h)
+        if rows is None:
             continue
-        space = float(np.mean(np.diff(lines)))
-        ya = max(0, int(lines[0] - (BAND_SPACES + 1) * space))
-        yb = min(h, int(lines[-1] + (BAND_SPACES + 1) * space) + 1)
+        lines, space, ya, yb = rows
         xa, xb = max(0, int(st.x_left)), min(w, int(st.x_right) + 1)
         if xb - xa < 4 * space:
             continue
-        band = _band(no_lines[ya:yb, xa:xb], lines[0] - ya, space)
+        band = resample_band(no_lines[ya:yb, xa:xb], lines[0] - ya, space)
         scale = NORM_U / space
+        # a normalised correlation is blind to how much ink there is: a near-empty window
+        # (staff-line remnants) can match any shape; a clef brings its own ink
+        cum = np.concatenate([[0.0], np.cumsum(band.sum(axis=0))])
         best: dict[str, NDArray[np.float32]] = {}
         widths: dict[str, int] = {}
         for t in templates():
@@ -187,10 +190,7 @@ def find_missing_clefs(
                 continue
             res = cv2.matchTemplate(band, t.image, cv2.TM_CCOEFF_NORMED)[0]
             res = np.nan_to_num(res, nan=0.0)
-            # a normalised correlation is blind to how much ink there is: a near-empty
-            # window (staff-line remnants) can match any shape; a clef brings its own ink
             tw = t.image.shape[1]
-            cum = np.concatenate([[0.0], np.cumsum(band.sum(axis=0))])
             ink_here = cum[tw : tw + len(res)] - cum[: len(res)]
             res = np.where(np.abs(np.log((ink_here + 1e-6) / t.image.sum())) <= INK_RATIO, res, 0)
             pad = np.zeros(band.shape[1], dtype=np.float32)

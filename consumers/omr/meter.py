@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 import cv2
 import numpy as np
@@ -168,20 +168,32 @@ def find_staves(staff: NDArray[np.uint8]) -> list[Staff]:
 # Normalisation and comparison
 
 
-def normalise(mask: NDArray[np.bool_], top_line: float, space: float) -> NDArray[np.float32]:
-    """A band crop (rows = staff +- one space, columns = the symbol's extent) at NORM_U."""
+def without_staff_lines(
+    ink: NDArray[np.bool_], staff_lines: NDArray[np.bool_] | NDArray[np.integer[Any]]
+) -> NDArray[np.bool_]:
+    """The ink with the staff lines (widened by a row each way) taken out."""
+    lines = cv2.dilate(staff_lines.astype(np.uint8), np.ones((3, 1), np.uint8)) > 0
+    return np.asarray(ink & ~lines, dtype=bool)
+
+
+def resample_band(mask: NDArray[np.bool_], top_line: float, space: float) -> NDArray[np.float32]:
+    """A band (rows = staff +- BAND_SPACES, all columns) at NORM_U rows per space, blurred."""
     h = round((4 + 2 * BAND_SPACES) * NORM_U)
-    cols = np.flatnonzero(mask.any(axis=0))
-    if len(cols) == 0:
-        return np.zeros((h, 1), dtype=np.float32)
-    crop = mask[:, cols[0] : cols[-1] + 1].astype(np.float32)
     y0 = top_line - BAND_SPACES * space
     scale = NORM_U / space
-    width = max(1, round(crop.shape[1] * scale))
+    width = max(1, round(mask.shape[1] * scale))
     # resample rows so that y0 maps to row 0 and one space to NORM_U rows
     m = np.array([[scale, 0, 0], [0, scale, -y0 * scale]], dtype=np.float32)
-    out = cv2.warpAffine(crop, m, (width, h), flags=cv2.INTER_AREA)
+    out = cv2.warpAffine(mask.astype(np.float32), m, (width, h), flags=cv2.INTER_AREA)
     return np.asarray(cv2.GaussianBlur(out, (0, 0), 1.2), dtype=np.float32)
+
+
+def normalise(mask: NDArray[np.bool_], top_line: float, space: float) -> NDArray[np.float32]:
+    """A band crop (rows = staff +- one space, columns = the symbol's extent) at NORM_U."""
+    cols = np.flatnonzero(mask.any(axis=0))
+    if len(cols) == 0:
+        return np.zeros((round((4 + 2 * BAND_SPACES) * NORM_U), 1), dtype=np.float32)
+    return resample_band(mask[:, cols[0] : cols[-1] + 1], top_line, space)
 
 
 def similarity(a: NDArray[np.float32], b: NDArray[np.float32], shift: int = 2) -> float:
@@ -208,14 +220,12 @@ def _mei(spec: tuple[int, int] | str) -> str:
     else:
         meter = f'meter.count="{spec[0]}" meter.unit="{spec[1]}"'
 
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<mei xmlns="http://www.music-encoding.org/ns/mei" meiversion="5.0"><meiHead>'
-        "<fileDesc><titleStmt><title/></titleStmt><pubStmt/></fileDesc></meiHead>"
-        f'<music><body><mdiv><score><scoreDef {meter}><staffGrp><staffDef n="1" lines="5" '
-        'clef.shape="G" clef.line="2"/></staffGrp></scoreDef><section><measure n="1">'
-        '<staff n="1"><layer n="1"><mRest/></layer></staff></measure></section></score>'
-        "</mdiv></body></music></mei>"
+    from consumers.omr.synth.render import mei_document
+
+    return mei_document(
+        f'<scoreDef {meter}><staffGrp><staffDef n="1" lines="5" clef.shape="G" clef.line="2"/>'
+        "</staffGrp></scoreDef>",
+        '<measure n="1"><staff n="1"><layer n="1"><mRest/></layer></staff></measure>',
     )
 
 
@@ -310,8 +320,8 @@ def read_staff(
     y0 = max(0, round(staff.lines[0] - BAND_SPACES * u))
     y1 = round(staff.lines[-1] + BAND_SPACES * u) + 1
     x0, x1 = staff.x0, min(staff.x1, staff.x0 + round(30 * u))
-    lines = cv2.dilate(staff_lines[y0:y1, x0:x1].astype(np.uint8), np.ones((3, 1), np.uint8)) > 0
-    band = _despeckle(ink[y0:y1, x0:x1] & ~lines, min_area=max(4, round(0.1 * u * u)))
+    band = without_staff_lines(ink[y0:y1, x0:x1], staff_lines[y0:y1, x0:x1])
+    band = _despeckle(band, min_area=max(4, round(0.1 * u * u)))
     segs = _segments(band, heads_stems[y0:y1, x0:x1], u)
     # the system's opening barline is a thin full-height stroke at the very start
     segs = [s for s in segs if not (s.x1 - s.x0 < 0.6 * u and s.x0 < u)]

@@ -40,6 +40,17 @@ def _union(a: Box, b: Box) -> Box:
     return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
+def _notes_box(notes: Any, nids: list[int]) -> tuple[Any, Any, Any, Any]:
+    """The box around the noteheads `nids`, as oemer computes it (numpy min/max)."""
+    boxes = np.array([notes[nid].bbox for nid in nids])
+    return (
+        np.min(boxes[:, 0]),
+        np.min(boxes[:, 1]),
+        np.max(boxes[:, 2]),
+        np.max(boxes[:, 3]),
+    )
+
+
 def _pixels(label_map: NDArray[Any], sl: Slices, label: int) -> tuple[NDArray[Any], NDArray[Any]]:
     """``np.where(label_map == label)`` when every such pixel lies inside `sl` (same order)."""
     ys, xs = np.nonzero(label_map[sl] == label)
@@ -174,13 +185,7 @@ def parse_stem_direction(
     temp_result: dict[int, bool] = {}
     for gp, nids in groups.items():
         gbox = tracker.boxes[gp]
-        nbox_all = np.array([notes[nid].bbox for nid in nids])
-        nbox = (
-            np.min(nbox_all[:, 0]),
-            np.min(nbox_all[:, 1]),
-            np.max(nbox_all[:, 2]),
-            np.max(nbox_all[:, 3]),
-        )
+        nbox = _notes_box(notes, nids)
         nh = np.mean([notes[nid].bbox[3] - notes[nid].bbox[1] for nid in nids])
         tolerance = nh * tolerance_ratio
         gp_higher = gbox[1] < nbox[1] - tolerance
@@ -228,13 +233,7 @@ def gen_groups(
         ng.note_ids = nids
         sl = slices[gid - 1]
         gbox = _box(sl)
-        nbox_all = np.array([notes[nid].bbox for nid in nids])
-        nbox = (
-            np.min(nbox_all[:, 0]),
-            np.min(nbox_all[:, 1]),
-            np.max(nbox_all[:, 2]),
-            np.max(nbox_all[:, 3]),
-        )
+        nbox = _notes_box(notes, nids)
         ng.bbox = gbox
         for nid in nids:
             notes[nid].note_group_id = idx

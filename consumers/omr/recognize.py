@@ -28,7 +28,7 @@ from consumers.omr import oemer_fast
 from consumers.omr.barlines import find_missing_barlines
 from consumers.omr.clefs import find_missing_clefs, relabel_clefs
 from consumers.omr.clefs import templates as clef_templates
-from consumers.omr.meter import Meter, read_meter, templates
+from consumers.omr.meter import Meter, read_meter, templates, without_staff_lines
 from consumers.omr.segnet.infer import load_weights, predict
 from consumers.omr.segnet.model import SegNet
 from consumers.omr.synth.labels import OEMER_PIXELS
@@ -302,12 +302,12 @@ def _oemer_stages(
     barlines, clefs, sfns, rests = symbol_extract()
     if check_clefs:
         gray = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
-        page_ink = ink_mask(gray)
-        relabel_clefs(clefs, page_ink, staff.astype(np.uint8))
-        clefs = clefs + find_missing_clefs(clefs, staffs, page_ink, staff.astype(np.uint8))
+        no_lines = without_staff_lines(ink_mask(gray), staff)
+        relabel_clefs(clefs, no_lines)
+        clefs = clefs + find_missing_clefs(clefs, staffs, no_lines)
         not_bars = (clefs_keys > 0) | (notehead > 0)
         barlines = barlines + find_missing_barlines(
-            barlines, staffs, page_ink, staff.astype(np.uint8), not_bars, notehead > 0
+            barlines, staffs, no_lines, not_bars, notehead > 0
         )
     layers.register_layer("barlines", np.array(barlines))
     layers.register_layer("clefs", np.array(clefs))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from consumers.omr import clefs
-from consumers.omr.meter import find_staves
+from consumers.omr.meter import find_staves, without_staff_lines
 from consumers.omr.recognize import ink_mask
 from consumers.omr.synth import labels as lc
 from consumers.omr.synth import render
@@ -55,7 +55,8 @@ def test_clef_changes_oemer_missed_are_found() -> None:
     opening = Clef()
     opening.bbox = (st.x0, int(st.lines[0] - 2 * st.space), int(st.x0 + 3 * st.space), 0)
     opening.track, opening.group, opening.label = 0, 0, ClefType.G_CLEF
-    found = clefs.find_missing_clefs([opening], [oemer_staff], ink_mask(image), staff)
+    no_lines = without_staff_lines(ink_mask(image), staff)
+    found = clefs.find_missing_clefs([opening], [oemer_staff], no_lines)
     assert [c.label for c in sorted(found, key=lambda c: c.bbox[0])] == [
         ClefType.F_CLEF,
         ClefType.G_CLEF,

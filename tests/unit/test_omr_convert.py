@@ -109,6 +109,18 @@ def _with_measure(xml: bytes, measure: bytes) -> bytes:
     return xml.replace(b'    <measure number="2">', measure + b'    <measure number="2">', 1)
 
 
+def _silent_measure(number: int) -> bytes:
+    """oemer's output for a bar of silence: whole-bar rests in both staves."""
+    return f"""    <measure number="{number}">
+      <note><rest/><duration>64</duration><type>whole</type><staff>1</staff>
+        <voice>1</voice></note>
+      <backup><duration>64</duration></backup>
+      <note><rest/><duration>64</duration><type>whole</type><staff>2</staff>
+        <voice>1</voice></note>
+    </measure>
+""".encode()
+
+
 def test_a_misread_barline_measure_is_dropped() -> None:
     # oemer's output for a spurious barline: a measure with a stray eighth rest and the
     # whole-bar rest it fills the other staff with.
@@ -127,29 +139,14 @@ def test_a_misread_barline_measure_is_dropped() -> None:
 
 
 def test_a_silent_bar_is_kept() -> None:
-    silent = b"""    <measure number="9">
-      <note><rest/><duration>64</duration><type>whole</type><staff>1</staff>
-        <voice>1</voice></note>
-      <backup><duration>64</duration></backup>
-      <note><rest/><duration>64</duration><type>whole</type><staff>2</staff>
-        <voice>1</voice></note>
-    </measure>
-"""
-    page = musicxml_to_page(_with_measure(_OEMER_XML, silent), _BOXES, page=1)
+    page = musicxml_to_page(_with_measure(_OEMER_XML, _silent_measure(9)), _BOXES, page=1)
     assert page.measures == 3
     assert {n.measure for n in page.notes if not n.is_rest} == {0, 2}
 
 
 def test_a_silent_bar_before_the_first_note_is_dropped() -> None:
-    silent = b"""    <measure number="0">
-      <note><rest/><duration>64</duration><type>whole</type><staff>1</staff>
-        <voice>1</voice></note>
-      <backup><duration>64</duration></backup>
-      <note><rest/><duration>64</duration><type>whole</type><staff>2</staff>
-        <voice>1</voice></note>
-    </measure>
-"""
-    xml = _OEMER_XML.replace(b'    <measure number="1">', silent + b'    <measure number="1">', 1)
+    first = b'    <measure number="1">'
+    xml = _OEMER_XML.replace(first, _silent_measure(0) + first, 1)
     assert xml != _OEMER_XML
     page = musicxml_to_page(xml, _BOXES, page=1)
     assert page.measures == 2

@@ -22,14 +22,11 @@ def _grand_staff(meter: str) -> str:
         f'<staff n="2"><layer n="1">{bass}</layer></staff></measure>'
         for i in range(1, 9)
     )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<mei xmlns="http://www.music-encoding.org/ns/mei" meiversion="5.0"><meiHead>'
-        "<fileDesc><titleStmt><title/></titleStmt><pubStmt/></fileDesc></meiHead>"
-        f'<music><body><mdiv><score><scoreDef {meter} key.sig="3f"><staffGrp symbol="brace">'
+    return render.mei_document(
+        f'<scoreDef {meter} key.sig="3f"><staffGrp symbol="brace">'
         '<staffDef n="1" lines="5" clef.shape="G" clef.line="2"/>'
-        '<staffDef n="2" lines="5" clef.shape="F" clef.line="4"/></staffGrp></scoreDef>'
-        f"<section>{measures}</section></score></mdiv></body></music></mei>"
+        '<staffDef n="2" lines="5" clef.shape="F" clef.line="4"/></staffGrp></scoreDef>',
+        measures,
     )
 
 

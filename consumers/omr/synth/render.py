@@ -115,6 +115,18 @@ def random_options(rng: random.Random) -> EngraveOptions:
     )
 
 
+def mei_document(score_def: str, section: str) -> str:
+    """A minimal MEI 5 document for `engrave`: one score, its `<scoreDef>` and the inside of
+    its one `<section>`."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<mei xmlns="http://www.music-encoding.org/ns/mei" meiversion="5.0"><meiHead>'
+        "<fileDesc><titleStmt><title/></titleStmt><pubStmt/></fileDesc></meiHead>"
+        f"<music><body><mdiv><score>{score_def}<section>{section}</section></score>"
+        "</mdiv></body></music></mei>"
+    )
+
+
 def engrave(source: str | bytes, options: EngraveOptions, *, is_path: bool = False) -> list[str]:
     """All pages of a piece as SVG strings (empty when verovio cannot read it)."""
     # verovio warns on stderr about every awkward beam; they are layout notes, not errors.
