@@ -9,7 +9,11 @@ PDF and run through the production transform. Per page it reports note F1 on
   * pitch+onset: (MIDI pitch, onset in quarters from the page's first bar),
   * pitch+bar position: (MIDI pitch, bar index on the page, onset within the bar),
   * pitch sequence: longest common subsequence of the onset-ordered pitch sequences,
-with and without rhythm repair, plus the page's CPU seconds (all threads) and peak RSS.
+with and without rhythm repair, plus the page's CPU seconds (all threads) and peak RSS; and per
+document the field's Musical Correction Rate (`mcr-metric`: 0 = perfect, 1 = retype it all)
+of the MusicXML Étude writes for the IR against the piece's own MusicXML, with the reference's
+slurs and articulations and without them (the IR carries neither, so MCR with them charges
+each one as a correction).
 `--oracle` feeds oemer the true label maps of clean pages: an upper bound that separates
 segmentation errors from oemer's own.
 """
@@ -22,6 +26,7 @@ import io
 import json
 import os
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -85,10 +90,8 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
-def engrave_piece(rel: str, last_bar: int | None) -> tuple[list[str], list[list[TruthNote]]]:
-    """SVG pages of the piece and, per page, its true notes (from music21)."""
-    from music21 import chord, corpus, note, stream
-    from music21.musicxml.m21ToXml import GeneralObjectExporter
+def _excerpt(rel: str, last_bar: int | None) -> Any:
+    from music21 import corpus, stream
 
     score = corpus.parse(rel)
     assert isinstance(score, stream.Score)
@@ -96,7 +99,22 @@ def engrave_piece(rel: str, last_bar: int | None) -> tuple[list[str], list[list[
         excerpt = score.measures(1, last_bar)
         assert isinstance(excerpt, stream.Score)
         score = excerpt
-    xml = GeneralObjectExporter(score).parse()
+    return score
+
+
+def reference_musicxml(rel: str, last_bar: int | None) -> str:
+    """The evaluated bars as MusicXML: what the page was engraved from."""
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
+
+    return bytes(GeneralObjectExporter(_excerpt(rel, last_bar)).parse()).decode()
+
+
+def engrave_piece(rel: str, last_bar: int | None) -> tuple[list[str], list[list[TruthNote]]]:
+    """SVG pages of the piece and, per page, its true notes (from music21)."""
+    from music21 import chord, note, stream
+
+    score = _excerpt(rel, last_bar)
+    xml = reference_musicxml(rel, last_bar).encode()
     pages = render.engrave(xml, ENGRAVING)
     per_page_bars = [svg.count('class="measure"') for svg in pages]
     # Bar index (0-based, in score order) → (page, bar on page)
@@ -195,6 +213,39 @@ def predicted_by_page(ir: Any, page: int) -> list[TruthNote]:
     return out
 
 
+_NOTATIONS = re.compile(r"<(slur|articulations|ornaments)\b[^>]*?(/>|>.*?</\1>)", re.S)
+
+
+def without_slurs_and_articulations(musicxml: str) -> str:
+    return _NOTATIONS.sub("", musicxml)
+
+
+def document_mcr(ir: Any, reference: str) -> dict[str, float | None]:
+    """MCR and content F1 of the IR, written as Étude's MusicXML, against the reference."""
+    import mcr
+
+    from consumers.render.transform import musicxml_bytes
+    from etude.notation import ir_to_music21
+
+    pred = musicxml_bytes(ir_to_music21(ir)).decode()
+    full = mcr.score(pred, reference, pred_format="musicxml", ref_format="musicxml")
+    bare = mcr.score(
+        without_slurs_and_articulations(pred),
+        without_slurs_and_articulations(reference),
+        pred_format="musicxml",
+        ref_format="musicxml",
+    )
+
+    def r4(v: float | None) -> float | None:
+        return None if v is None else round(v, 4)
+
+    return {
+        "doc_mcr": r4(full.mcr),
+        "doc_mcr_no_slurs_articulations": r4(bare.mcr),
+        "doc_mcr_content_f1": r4(bare.content_f1),
+    }
+
+
 def oracle_maps(svg: str, size: tuple[int, int]) -> rec.PageMaps:
     _, label = render.render_page(svg, size=size)
     return rec.label_maps(label)
@@ -206,6 +257,7 @@ def run_document(
     svgs: list[str],
     truth: list[list[TruthNote]],
     condition: str,
+    reference: str | None = None,
 ) -> list[dict[str, Any]]:
     degraded = condition == "degraded"
     rasters = [page_raster(s, degraded, seed=1000 + i) for i, s in enumerate(svgs)]
@@ -237,6 +289,7 @@ def run_document(
     bar = time_choice.bar
     raw_ir = tf.merge_pages(pages, bar, page_count=len(pages))
     fixed_ir = tf.merge_pages([tf.repair_rhythm(p, bar) for p in pages], bar, len(pages))
+    doc = document_mcr(fixed_ir, reference) if reference is not None else {}
     rows = []
     for i in range(len(pages)):
         raw = page_metrics(predicted_by_page(raw_ir, i + 1), truth[i])
@@ -252,9 +305,14 @@ def run_document(
                 **{f"{k}": v for k, v in fixed.items()},
                 "f1_pitch_onset_unrepaired": raw["f1_pitch_onset"],
                 **costs[i],
+                **doc,
             }
         )
     return rows
+
+
+def _fmt(v: float | None) -> str:
+    return "   n/a" if v is None else f"{v:6.3f}"
 
 
 def main() -> None:
@@ -280,9 +338,10 @@ def main() -> None:
     for name in a.pieces or list(catalogue):
         rel, last = {**PIECES, **DEV_PIECES}[name]
         svgs, truth = engrave_piece(rel, last)
+        reference = reference_musicxml(rel, last)
         for cond in conditions:
             try:
-                rows.extend(run_document(model, name, svgs, truth, cond))
+                rows.extend(run_document(model, name, svgs, truth, cond, reference))
             except Exception as exc:  # one failing document must not hide the others
                 rows.append({"piece": name, "condition": cond, "error": repr(exc)[:300]})
             print(json.dumps(rows[-1]), flush=True)
@@ -315,6 +374,23 @@ def main() -> None:
                 f"cpu_s {np.mean([r['cpu_s'] for r in sel]):.1f} "
                 f"max_rss_mb {max(r['peak_rss_mb'] for r in sel):.0f}"
             )
+    docs = [r for r in ok if r["page"] == 1 and "doc_mcr" in r]
+    if docs:
+        print(f"\n{'piece (document)':20} {'cond':9} {'MCR':>6} {'MCR-sa':>6} {'contentF1':>9}")
+        for r in docs:
+            print(
+                f"{r['piece']:20} {r['condition']:9} {_fmt(r['doc_mcr'])} "
+                f"{_fmt(r['doc_mcr_no_slurs_articulations'])} {_fmt(r['doc_mcr_content_f1']):>9}"
+            )
+        for cond in conditions:
+            sel = [r for r in docs if r["condition"] == cond and r["doc_mcr"] is not None]
+            if sel:
+                print(
+                    f"mean {cond:9} MCR {np.mean([r['doc_mcr'] for r in sel]):.3f} "
+                    "without slurs/articulations "
+                    f"{np.mean([r['doc_mcr_no_slurs_articulations'] for r in sel]):.3f} "
+                    f"content F1 {np.mean([r['doc_mcr_content_f1'] for r in sel]):.3f}"
+                )
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1) + "\n")
 

@@ -6,7 +6,11 @@ become one measure: every onset after it on the page shifts by a bar. A barline 
 on the ink itself: a thin vertical line that covers every staff of a system, top line to
 bottom line, at the same column. Stems never do (a stem spans at most one staff), so a column
 that does, away from every barline oemer found and from the system's opening line, is a
-barline it missed.
+barline it missed. A scan is rarely square: turned by a degree or two, a barline drifts by
+several pixels between the top of a system and its bottom, so the line is followed along the
+system's own lean, not down a single pixel column. The lean is measured on the barlines oemer
+did find (after oemer's dewarp levels the staff lines of a turned page, its verticals still
+lean: the staff lines no longer tell), else on the staff lines.
 """
 
 from __future__ import annotations
@@ -24,12 +28,76 @@ MIN_COVER: Final = 0.9
 MAX_WIDTH_SPACES: Final = 1.0
 # No new barline within this many spaces of a known one, or of the system's left edge.
 CLEARANCE_SPACES: Final = 1.5
+# Steepest lean looked for, in pixels of x per pixel of y (a page turned by up to 2.5 degrees).
+MAX_LEAN: Final = 0.045
 
 
 def _staff_rows(st: Any) -> tuple[int, int, float]:
     lines = sorted(float(line.y_center) for line in st.lines)
     space = float(np.mean(np.diff(lines))) if len(lines) > 1 else 0.0
     return round(lines[0]), round(lines[-1]), space
+
+
+def system_slope(members: list[Any]) -> float:
+    """The system's tilt, dy/dx of its staff lines: fitted across oemer's strips of each staff
+    (a strip is too short to measure it alone), the median over the staves."""
+    by_track: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for st in members:
+        lines = [float(line.y_center) for line in st.lines]
+        by_track[int(st.track)].append(
+            ((float(st.x_left) + float(st.x_right)) / 2, float(np.mean(lines)))
+        )
+    slopes = []
+    for points in by_track.values():
+        xs = np.array([p[0] for p in points])
+        if len(points) < 2 or np.ptp(xs) <= 0:
+            continue
+        slopes.append(float(np.polyfit(xs, [p[1] for p in points], 1)[0]))
+    return float(np.median(slopes)) if slopes else 0.0
+
+
+def _sheared_cover(
+    ink: NDArray[np.bool_], top: int, bottom: int, x_left: int, x_right: int, drift: float, y0: int
+) -> NDArray[np.float64]:
+    """Per column x of [x_left, x_right): the share of rows top..bottom inked along the line
+    through (x, y0) that leans `drift` pixels of x per pixel of y."""
+    rows = np.arange(top, bottom + 1)
+    shift = np.rint(drift * (rows - y0)).astype(int)
+    cols = np.arange(x_left, x_right)[None, :] + shift[:, None]
+    inside = (cols >= 0) & (cols < ink.shape[1])
+    hits = ink[rows[:, None], np.clip(cols, 0, ink.shape[1] - 1)] & inside
+    return np.asarray(hits.mean(axis=0), dtype=np.float64)
+
+
+def measured_lean(
+    ink: NDArray[np.bool_], known: list[Any], rows: list[tuple[int, int]], top_row: int
+) -> float | None:
+    """The lean (x per y) of the system's known barlines: per barline, the middle of the
+    leans that follow it best through every staff; the median over barlines that are real
+    lines (cover every staff). None when none is."""
+    height = max(b for _, b in rows) - top_row
+    steps = int(np.ceil(MAX_LEAN * height))
+    leans = [k / height for k in range(-steps, steps + 1)] if height > 0 else [0.0]
+    found = []
+    for bar in known:
+        x1, x2 = int(bar.bbox[0]), int(bar.bbox[2]) + 1
+        x1, x2 = max(0, x1 - steps), min(ink.shape[1], x2 + steps)
+        if x2 <= x1:
+            continue
+        scores = np.array(
+            [
+                np.max(
+                    np.min(
+                        [_sheared_cover(ink, t, b, x1, x2, lean, top_row) for t, b in rows],
+                        axis=0,
+                    )
+                )
+                for lean in leans
+            ]
+        )
+        if scores.max() >= MIN_COVER:
+            found.append(float(np.mean(np.asarray(leans)[scores == scores.max()])))
+    return float(np.median(found)) if found else None
 
 
 def find_missing_barlines(
@@ -67,6 +135,13 @@ def find_missing_barlines(
             continue
         cols: list[int] = []
         n_tracks = len({int(st.track) for st in members})
+        top_row = min(_staff_rows(st)[0] for st in members)
+        known_bars = [b for b in barlines if b.group == group]
+        rows = sorted({_staff_rows(st)[:2] for st in members})
+        # a line square to staff lines of slope s leans by -s in x per pixel of y; columns
+        # are named by where the line crosses the system's top row
+        lean = measured_lean(no_lines, known_bars, rows, top_row)
+        drift = -system_slope(members) if lean is None else lean
         for x_left, tracks in strips.items():
             x_right = int(min(float(st.x_right) for st in tracks)) + 1
             if x_right <= x_left or len(tracks) != n_tracks:
@@ -74,15 +149,14 @@ def find_missing_barlines(
             covered = np.ones(x_right - x_left, dtype=bool)
             for st in tracks:
                 top, bottom, _ = _staff_rows(st)
-                band = no_lines[top : bottom + 1, x_left:x_right]
-                covered &= band.mean(axis=0) >= MIN_COVER
+                cover = _sheared_cover(no_lines, top, bottom, x_left, x_right, drift, top_row)
+                covered &= cover >= MIN_COVER
             cols.extend(x_left + int(c) for c in np.flatnonzero(covered))
         if not cols:
             continue
-        known = [(float(b.bbox[0]), float(b.bbox[2])) for b in barlines if b.group == group]
+        known = [(float(b.bbox[0]), float(b.bbox[2])) for b in known_bars]
         start = float(min(strips))
         known.append((start, start))  # the system's opening line
-        top_row = min(_staff_rows(st)[0] for st in members)
         bottom_row = max(_staff_rows(st)[1] for st in members)
         head_cols = np.flatnonzero(heads[top_row : bottom_row + 1].any(axis=0))
         first_head = float(head_cols[0]) if len(head_cols) else float("inf")
@@ -93,6 +167,9 @@ def find_missing_barlines(
             x1, x2 = int(run[0]), int(run[-1]) + 1
             if x2 - x1 > MAX_WIDTH_SPACES * space:
                 continue
+            # the box of the leaning line, top row to bottom row
+            lean = drift * (bottom_row - top_row)
+            x1, x2 = int(np.floor(x1 + min(lean, 0.0))), int(np.ceil(x2 + max(lean, 0.0)))
             if any(a - clearance < x2 and x1 < b + clearance for a, b in known):
                 continue
             pad = int(0.5 * space) + 1

@@ -28,6 +28,7 @@ from consumers.omr import oemer_fast
 from consumers.omr.barlines import find_missing_barlines
 from consumers.omr.clefs import find_missing_clefs, relabel_clefs
 from consumers.omr.clefs import templates as clef_templates
+from consumers.omr.deskew import skew_degrees, turn
 from consumers.omr.meter import Meter, read_meter, templates, without_staff_lines
 from consumers.omr.segnet.infer import load_weights, predict
 from consumers.omr.segnet.model import SegNet
@@ -240,20 +241,21 @@ def _oemer_extract(
     deskew: bool | None = None,
     fast: bool = True,
     check_clefs: bool = True,
-) -> tuple[bytes, Any]:
+) -> tuple[bytes, Any, float]:
     """oemer.ete.extract from its "Load the original image" step on, maps given in memory.
 
     `fast` swaps in `oemer_fast`'s output-identical versions of oemer's six slowest functions
     (5-10x less CPU for these stages); False runs oemer's own, for the equivalence checks.
     `check_clefs` checks oemer's clefs against the page's ink and adds the clefs and barlines
-    it missed (`clefs.py`, `barlines.py`)."""
+    it missed (`clefs.py`, `barlines.py`). Also returns the angle the page was turned by
+    before oemer read it (`deskew.py`): oemer's boxes are in the turned page."""
     with oemer_fast.patched() if fast else contextlib.nullcontext():
         return _oemer_stages(image_bgr, maps, deskew, check_clefs)
 
 
 def _oemer_stages(
     image_bgr: NDArray[np.uint8], maps: PageMaps, deskew: bool | None, check_clefs: bool
-) -> tuple[bytes, Any]:
+) -> tuple[bytes, Any, float]:
     from oemer import layers
     from oemer.build_system import MusicXMLBuilder
     from oemer.dewarp import dewarp, estimate_coords
@@ -272,6 +274,16 @@ def _oemer_stages(
     clear_data()
     if deskew is None:
         deskew = needs_dewarp(maps.staff)
+    degrees = 0.0
+    if deskew:
+        degrees = skew_degrees(staff)
+        if degrees != 0.0:
+            staff, symbols, stems_rests, notehead, clefs_keys = (
+                turn(m.astype(np.uint8), degrees, nearest=True).astype(np.int64)
+                for m in (staff, symbols, stems_rests, notehead, clefs_keys)
+            )
+            image = turn(np.asarray(image, np.uint8), degrees, nearest=False)
+            deskew = needs_dewarp(staff.astype(np.uint8))
     if deskew:
         coords_x, coords_y = estimate_coords(staff)
         staff = dewarp(staff, coords_x, coords_y)
@@ -316,13 +328,17 @@ def _oemer_stages(
     rhythm_extract()
     builder = MusicXMLBuilder(title="page")
     builder.build()
-    return builder.to_musicxml(), builder
+    return builder.to_musicxml(), builder, degrees
 
 
-def _note_boxes(builder: Any, maps: PageMaps, width: int, height: int) -> list[NoteBox]:
-    """One box per <note> oemer wrote (rests excluded), in document order."""
+def _note_boxes(
+    builder: Any, maps: PageMaps, width: int, height: int, degrees: float = 0.0
+) -> list[NoteBox]:
+    """One box per <note> oemer wrote (rests excluded), in document order, on the page as
+    scanned (oemer read it turned by `degrees`: each box is turned back about its centre)."""
     from oemer.build_system import AddNote
 
+    back = cv2.invertAffineTransform(cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0))
     out: list[NoteBox] = []
     for action in builder.actions:
         if not isinstance(action, AddNote):
@@ -331,6 +347,10 @@ def _note_boxes(builder: Any, maps: PageMaps, width: int, height: int) -> list[N
         if note.invalid:  # decode_note writes nothing for these
             continue
         x1, y1, x2, y2 = (int(v) for v in note.bbox)
+        if degrees:
+            cx, cy = back @ np.array([(x1 + x2) / 2, (y1 + y2) / 2, 1.0])
+            dx, dy = round(cx - (x1 + x2) / 2), round(cy - (y1 + y2) / 2)
+            x1, y1, x2, y2 = x1 + dx, y1 + dy, x2 + dx, y2 + dy
         conf = 0.5
         if maps.notehead_prob is not None and x2 > x1 and y2 > y1:
             region = maps.notehead_prob[y1:y2, x1:x2]
@@ -372,8 +392,8 @@ def recognize_page(
         # a warning per call. The SVC/kNN they hold unpickle fine.
         warnings.simplefilter("ignore")
         try:
-            xml, builder = _oemer_extract(bgr, maps)
-            boxes = _note_boxes(builder, maps, w, h)
+            xml, builder, degrees = _oemer_extract(bgr, maps)
+            boxes = _note_boxes(builder, maps, w, h, degrees)
         except BadInputError:
             raise
         except Exception as exc:  # oemer asserts and indexes its way through odd pages

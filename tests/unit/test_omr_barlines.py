@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from types import SimpleNamespace
 
+import cv2
 import numpy as np
 
 from consumers.omr.barlines import find_missing_barlines
@@ -60,3 +62,53 @@ def test_the_barlines_of_a_system_are_found_and_nothing_else() -> None:
     # a barline oemer found is not found again
     again = find_missing_barlines(found[:1], oemer_staffs, no_lines, symbols, seg4 == 2)
     assert len(again) == 2
+
+
+def test_barlines_that_lean_are_followed_along_their_lean() -> None:
+    """oemer levels a turned page's staff lines but leaves its verticals leaning: a barline then
+    drifts several pixels between the top staff and the bottom one. The lean is measured on a
+    barline oemer did find, and the others are followed along it."""
+    from oemer.symbol_extraction import Barline
+
+    svg = render.engrave(_grand_staff(), render.EngraveOptions(font="Leipzig", scale=90))[0]
+    image, label = render.render_page(svg)
+    staff_level = (lc.unpack(label)[0] == 1).astype(np.uint8)
+    y0 = find_staves(staff_level)[0].lines[0]
+    lean = 0.025  # about 1.4 degrees
+    shear = np.array([[1.0, lean, -lean * y0], [0.0, 1.0, 0.0]])
+    h, w = image.shape
+    image = np.asarray(cv2.warpAffine(image, shear, (w, h), borderValue=255), np.uint8)
+    label = np.asarray(cv2.warpAffine(label, shear, (w, h), flags=cv2.INTER_NEAREST), np.uint8)
+    staff3, seg4 = lc.unpack(label)
+    staff = (staff3 == 1).astype(np.uint8)
+    staves = find_staves(staff)[:2]
+    assert len(staves) == 2
+    # oemer's strips: each staff cut into four, as its zones do
+    x0, x1 = max(st.x0 for st in staves), min(st.x1 for st in staves)
+    edges = np.linspace(x0, x1, 5).astype(int)
+    strips = [
+        SimpleNamespace(
+            lines=[SimpleNamespace(y_center=y) for y in st.lines],
+            x_left=int(a),
+            x_right=int(b) - 1,
+            track=track,
+            group=0,
+        )
+        for a, b in itertools.pairwise(edges)
+        for track, st in enumerate(staves)
+    ]
+    symbols = (seg4 == 2) | (seg4 == 3)
+    no_lines = without_staff_lines(ink_mask(image), staff)
+    top, bottom = round(staves[0].lines[0]), round(staves[1].lines[-1])
+    # the final barline, as oemer boxes it: from its top end to its bottom end
+    ink_cols = np.flatnonzero(no_lines[top : bottom + 1].any(axis=0))
+    end = int(ink_cols[-1])
+    final = Barline()
+    final.bbox = (end - round(lean * (bottom - top)) - 3, top, end + 1, bottom)
+    final.group = 0
+    found = find_missing_barlines([final], strips, no_lines, symbols, seg4 == 2)
+    assert len(found) == 2, [b.bbox for b in found]
+    for bar in found:  # each box spans the leaning line, top end to bottom end
+        assert bar.bbox[2] - bar.bbox[0] >= lean * (bottom - top)
+    # followed straight down instead (no barline to measure the lean on), some are missed
+    assert len(find_missing_barlines([], strips, no_lines, symbols, seg4 == 2)) < 3

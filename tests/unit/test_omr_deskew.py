@@ -1,0 +1,49 @@
+"""A turned page is measured and turned back: staff lines level, barlines upright."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from consumers.omr import recognize as rec
+from consumers.omr.deskew import skew_degrees, turn
+from consumers.omr.meter import find_staves
+from consumers.omr.synth import degrade, render
+from tests.unit.test_omr_barlines import _grand_staff
+
+
+@pytest.fixture(scope="module")
+def page() -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    svg = render.engrave(_grand_staff(), render.EngraveOptions(font="Leipzig", scale=90))[0]
+    return render.render_page(svg)
+
+
+@pytest.mark.parametrize("angle", [-2.0, -0.7, 0.0, 1.3])
+def test_the_turn_of_a_page_is_measured_and_undone(
+    page: tuple[NDArray[np.uint8], NDArray[np.uint8]], angle: float
+) -> None:
+    image, label = page
+    d = degrade.Degradation(angle=angle, blur=0.5, noise=4.0, light=0.1, jpeg=80)
+    _, turned = degrade.degrade(image, label, d, seed=3)
+    assert turned is not None
+    staff = np.asarray(rec.label_maps(turned).staff, np.uint8)
+    degrees = skew_degrees(staff)
+    # cv2 turns counter-clockwise for a positive angle, the degradation the same way, so the
+    # page comes back by the opposite turn
+    assert degrees == pytest.approx(-angle, abs=0.1)
+    back = turn(staff, degrees, nearest=True)
+    assert skew_degrees(back) == pytest.approx(0.0, abs=0.06)
+    staves = find_staves(back)
+    assert len(staves) == 2  # the grand staff, each with five evenly spaced level lines
+
+
+def test_a_blank_map_is_not_turned() -> None:
+    assert skew_degrees(np.zeros((50, 60), np.uint8)) == 0.0
+
+
+def test_turn_keeps_size_and_fills_with_paper() -> None:
+    gray = np.zeros((40, 80), np.uint8)
+    out = turn(gray, 10.0, nearest=False)
+    assert out.shape == gray.shape and out.dtype == gray.dtype
+    assert out[0, 0] == 255  # a corner turned in from outside the page is paper, not ink
