@@ -241,6 +241,7 @@ def _oemer_extract(
     deskew: bool | None = None,
     fast: bool = True,
     check_clefs: bool = True,
+    turn_page: bool = True,
 ) -> tuple[bytes, Any, float]:
     """oemer.ete.extract from its "Load the original image" step on, maps given in memory.
 
@@ -248,13 +249,18 @@ def _oemer_extract(
     (5-10x less CPU for these stages); False runs oemer's own, for the equivalence checks.
     `check_clefs` checks oemer's clefs against the page's ink and adds the clefs and barlines
     it missed (`clefs.py`, `barlines.py`). Also returns the angle the page was turned by
-    before oemer read it (`deskew.py`): oemer's boxes are in the turned page."""
+    before oemer read it (`deskew.py`): oemer's boxes are in the turned page. `turn_page`
+    False leaves a page that is not level to oemer's own dewarp alone."""
     with oemer_fast.patched() if fast else contextlib.nullcontext():
-        return _oemer_stages(image_bgr, maps, deskew, check_clefs)
+        return _oemer_stages(image_bgr, maps, deskew, check_clefs, turn_page)
 
 
 def _oemer_stages(
-    image_bgr: NDArray[np.uint8], maps: PageMaps, deskew: bool | None, check_clefs: bool
+    image_bgr: NDArray[np.uint8],
+    maps: PageMaps,
+    deskew: bool | None,
+    check_clefs: bool,
+    turn_page: bool = True,
 ) -> tuple[bytes, Any, float]:
     from oemer import layers
     from oemer.build_system import MusicXMLBuilder
@@ -275,7 +281,7 @@ def _oemer_stages(
     if deskew is None:
         deskew = needs_dewarp(maps.staff)
     degrees = 0.0
-    if deskew:
+    if deskew and turn_page:
         degrees = skew_degrees(staff)
         if degrees != 0.0:
             staff, symbols, stems_rests, notehead, clefs_keys = (
@@ -392,7 +398,16 @@ def recognize_page(
         # a warning per call. The SVC/kNN they hold unpickle fine.
         warnings.simplefilter("ignore")
         try:
-            xml, builder, degrees = _oemer_extract(bgr, maps)
+            try:
+                xml, builder, degrees = _oemer_extract(bgr, maps)
+            except BadInputError:
+                raise
+            except Exception:
+                if not needs_dewarp(maps.staff):
+                    raise
+                # oemer's staff-line extraction asserts on some layouts; a page it fails to
+                # read turned back may still read through its own dewarp
+                xml, builder, degrees = _oemer_extract(bgr, maps, turn_page=False)
             boxes = _note_boxes(builder, maps, w, h, degrees)
         except BadInputError:
             raise

@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 # Bump when the output for the same PDF and model can change (the ledger keys results on it).
-OMR_TRANSFORM_VERSION: Final = "omr-3"
+OMR_TRANSFORM_VERSION: Final = "omr-4"
 MAX_DPI: Final = 600
 # A poster-sized page at 300 dpi would be hundreds of MB; oemer works at ~3.7 MP anyway.
 MAX_PAGE_PIXELS: Final = 40_000_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -100,6 +101,28 @@ def test_oemer_failure_is_reported_as_unreadable(monkeypatch: pytest.MonkeyPatch
     maps = rec.PageMaps(full, full, full, full, full)
     with pytest.raises(BadInputError, match="could not be read"):
         rec.recognize_page(rec.OmrModel(), page, page=1, maps=maps)
+
+
+def test_a_page_oemer_cannot_read_turned_is_read_through_its_dewarp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[bool] = []
+
+    def flaky(*_a: object, turn_page: bool = True, **_k: object) -> tuple[bytes, object, float]:
+        calls.append(turn_page)
+        if turn_page:
+            raise AssertionError("Line(...)")  # oemer's staff-line extraction
+        return b"<score-partwise/>", SimpleNamespace(actions=[]), 0.0
+
+    monkeypatch.setattr(rec, "_oemer_extract", flaky)
+    page = np.full((400, 300), 255, np.uint8)
+    page[100:105, :] = 0
+    full = np.ones((400, 300), np.uint8)
+    maps = rec.PageMaps(full, full, full, full, full)
+    assert rec.needs_dewarp(maps.staff)  # a page that is not level: the turn was tried
+    result = rec.recognize_page(rec.OmrModel(), page, page=1, maps=maps)
+    assert calls == [True, False]
+    assert result.musicxml == b"<score-partwise/>" and result.notes == []
 
 
 def test_photo_without_staves() -> None:
