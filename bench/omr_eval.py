@@ -275,7 +275,7 @@ def run_document(
         if condition == "oracle":
             override = oracle_maps(svgs[i - 1], rec.oemer_size(gray.shape[1], gray.shape[0]))
         result = rec.recognize_page(model, gray, page=i, maps=override)
-        page = tf.musicxml_to_page(result.musicxml, result.notes, page=i)
+        page = tf.musicxml_to_page(result.musicxml, result.notes, page=i, rest_boxes=result.rests)
         costs.append(
             {
                 "cpu_s": round(time.process_time() - c0 + raster_cpu, 2),

@@ -76,6 +76,8 @@ class NoteBox:
 class PageResult:
     musicxml: bytes
     notes: list[NoteBox] = field(default_factory=list)
+    # one box per rest oemer wrote, in document order (where the rest stands in its bar)
+    rests: list[NoteBox | None] = field(default_factory=list)
     width: int = 0
     height: int = 0
     meter: Meter | None = None  # the time signature printed at the first system, if read
@@ -337,44 +339,56 @@ def _oemer_stages(
     return builder.to_musicxml(), builder, degrees
 
 
+def _box(
+    bbox: Any, group: Any, maps: PageMaps, width: int, height: int, back: NDArray[np.float64]
+) -> NoteBox:
+    """A box oemer drew on the turned page, on the page as scanned, as page fractions."""
+    x1, y1, x2, y2 = (int(v) for v in bbox)
+    cx, cy = back @ np.array([(x1 + x2) / 2, (y1 + y2) / 2, 1.0])
+    dx, dy = round(cx - (x1 + x2) / 2), round(cy - (y1 + y2) / 2)
+    x1, y1, x2, y2 = x1 + dx, y1 + dy, x2 + dx, y2 + dy
+    conf = 0.5
+    if maps.notehead_prob is not None and x2 > x1 and y2 > y1:
+        region = maps.notehead_prob[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)]
+        heads = maps.notehead[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)] > 0
+        if region.size:
+            conf = float(region[heads].mean()) if heads.any() else float(region.mean())
+    return NoteBox(
+        bbox=(
+            min(max(x1 / width, 0.0), 1.0),
+            min(max(y1 / height, 0.0), 1.0),
+            min(max((x2 - x1) / width, 0.0), 1.0),
+            min(max((y2 - y1) / height, 0.0), 1.0),
+        ),
+        system=int(group or 0) + 1,
+        confidence=min(max(conf, 0.0), 1.0),
+    )
+
+
 def _note_boxes(
     builder: Any, maps: PageMaps, width: int, height: int, degrees: float = 0.0
-) -> list[NoteBox]:
-    """One box per <note> oemer wrote (rests excluded), in document order, on the page as
-    scanned (oemer read it turned by `degrees`: each box is turned back about its centre)."""
-    from oemer.build_system import AddNote
+) -> tuple[list[NoteBox], list[NoteBox | None]]:
+    """One box per pitched <note> and one per rest oemer wrote, each in document order, on the
+    page as scanned (oemer read it turned by `degrees`: each box is turned back about its
+    centre). A rest's confidence is meaningless (the notehead map) and kept at what it reads."""
+    from oemer.build_system import AddNote, AddRest
 
-    back = cv2.invertAffineTransform(cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0))
-    out: list[NoteBox] = []
+    turned = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    back = np.asarray(cv2.invertAffineTransform(turned), dtype=np.float64)
+    notes: list[NoteBox] = []
+    rests: list[NoteBox | None] = []
     for action in builder.actions:
-        if not isinstance(action, AddNote):
-            continue
-        note = action.note
-        if note.invalid:  # decode_note writes nothing for these
-            continue
-        x1, y1, x2, y2 = (int(v) for v in note.bbox)
-        if degrees:
-            cx, cy = back @ np.array([(x1 + x2) / 2, (y1 + y2) / 2, 1.0])
-            dx, dy = round(cx - (x1 + x2) / 2), round(cy - (y1 + y2) / 2)
-            x1, y1, x2, y2 = x1 + dx, y1 + dy, x2 + dx, y2 + dy
-        conf = 0.5
-        if maps.notehead_prob is not None and x2 > x1 and y2 > y1:
-            region = maps.notehead_prob[y1:y2, x1:x2]
-            heads = maps.notehead[y1:y2, x1:x2] > 0
-            conf = float(region[heads].mean()) if heads.any() else float(region.mean())
-        out.append(
-            NoteBox(
-                bbox=(
-                    min(max(x1 / width, 0.0), 1.0),
-                    min(max(y1 / height, 0.0), 1.0),
-                    min(max((x2 - x1) / width, 0.0), 1.0),
-                    min(max((y2 - y1) / height, 0.0), 1.0),
-                ),
-                system=int(note.group or 0) + 1,
-                confidence=min(max(conf, 0.0), 1.0),
-            )
-        )
-    return out
+        if isinstance(action, AddNote):
+            if action.note.invalid:  # decode_note writes nothing for these
+                continue
+            notes.append(_box(action.note.bbox, action.note.group, maps, width, height, back))
+        elif isinstance(action, AddRest):  # decode_rest writes every one
+            rest = action.rest
+            # oemer also writes rests of its own to balance the two staves' durations, boxed
+            # as a point at a note column's x; only a rest it saw on the page has a box
+            seen = rest.bbox is not None and rest.bbox[3] > rest.bbox[1]
+            rests.append(_box(rest.bbox, rest.group, maps, width, height, back) if seen else None)
+    return notes, rests
 
 
 def recognize_page(
@@ -408,11 +422,11 @@ def recognize_page(
                 # oemer's staff-line extraction asserts on some layouts; a page it fails to
                 # read turned back may still read through its own dewarp
                 xml, builder, degrees = _oemer_extract(bgr, maps, turn_page=False)
-            boxes = _note_boxes(builder, maps, w, h, degrees)
+            boxes, rest_boxes = _note_boxes(builder, maps, w, h, degrees)
         except BadInputError:
             raise
         except Exception as exc:  # oemer asserts and indexes its way through odd pages
             raise BadInputError(
                 f"page {page}: the music could not be read ({type(exc).__name__}: {exc})"
             ) from exc
-    return PageResult(musicxml=xml, notes=boxes, width=w, height=h, meter=meter)
+    return PageResult(musicxml=xml, notes=boxes, rests=rest_boxes, width=w, height=h, meter=meter)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Final
@@ -57,6 +58,7 @@ MAX_DPI: Final = 600
 # A poster-sized page at 300 dpi would be hundreds of MB; oemer works at ~3.7 MP anyway.
 MAX_PAGE_PIXELS: Final = 40_000_000
 _LYRIC_TAG: Final = "etude-n"
+_REST_TAG: Final = "etude-r"
 # Bar lengths (quarters) a time signature is inferred from, with the signature written for each;
 # oemer reads no time signature, so the bar length is all the page tells us.
 _BAR_CHOICES: Final = {
@@ -156,26 +158,32 @@ def rasterize_pdf(pdf_bytes: bytes, *, dpi: int = 300, max_pages: int) -> list[N
 
 
 def _tag_notes(xml: bytes) -> bytes:
-    """Give every pitched <note> a lyric holding its document-order index.
+    """Give every pitched <note> a lyric holding its document-order index, and every rest one
+    holding its own (rests counted apart).
 
     music21 regroups notes by staff and voice, so document order is lost after parsing; the
-    lyric survives the trip and ties each parsed note back to the notehead box oemer found.
+    lyric survives the trip and ties each parsed note back to the notehead box oemer found
+    (and each rest to the rest's box).
     """
     counter = iter(range(1_000_000))
+    rest_counter = iter(range(1_000_000))
 
     def tag(match: re.Match[bytes]) -> bytes:
         body = match.group(0)
-        if b"<pitch>" not in body:
+        if b"<pitch>" in body:
+            label = f"{_LYRIC_TAG}{next(counter)}"
+        elif b"<rest" in body:
+            label = f"{_REST_TAG}{next(rest_counter)}"
+        else:
             return body
-        k = next(counter)
-        return body.replace(
-            b"</note>", f"<lyric><text>{_LYRIC_TAG}{k}</text></lyric></note>".encode()
-        )
+        return body.replace(b"</note>", f"<lyric><text>{label}</text></lyric></note>".encode())
 
     return re.sub(rb"<note>.*?</note>", tag, xml, flags=re.S)
 
 
-def musicxml_to_page(xml: bytes, boxes: list[NoteBox], page: int) -> PageScore:
+def musicxml_to_page(
+    xml: bytes, boxes: list[NoteBox], page: int, rest_boxes: Sequence[NoteBox | None] = ()
+) -> PageScore:
     """oemer's MusicXML for one page → RawNotes (music21 does the MusicXML reading)."""
     from music21 import chord, converter, key, note, stream
 
@@ -204,6 +212,8 @@ def musicxml_to_page(xml: bytes, boxes: list[NoteBox], page: int) -> PageScore:
                     offset = Fraction(el.offset).limit_denominator(96)
                     dur = Fraction(el.quarterLength).limit_denominator(96)
                     if isinstance(el, note.Rest):
+                        rest_tags = [ly.text for ly in el.lyrics if ly.text.startswith(_REST_TAG)]
+                        k = int(rest_tags[0][len(_REST_TAG) :]) if rest_tags else -1
                         notes.append(
                             RawNote(
                                 "C",
@@ -215,6 +225,7 @@ def musicxml_to_page(xml: bytes, boxes: list[NoteBox], page: int) -> PageScore:
                                 offset,
                                 dur,
                                 -1,
+                                box=rest_boxes[k] if 0 <= k < len(rest_boxes) else None,
                                 is_rest=True,
                             )
                         )
@@ -249,7 +260,7 @@ def musicxml_to_page(xml: bytes, boxes: list[NoteBox], page: int) -> PageScore:
     systems: dict[int, int] = {}
     spans: dict[int, list[tuple[float, float, float, float]]] = defaultdict(list)
     for n in notes:
-        if n.box is not None:
+        if n.box is not None and not n.is_rest:
             systems.setdefault(n.measure, n.box.system)
             spans[n.measure].append(n.box.bbox)
     measure_boxes = {}
@@ -414,6 +425,14 @@ def _credible_rests(notes: list[RawNote], bar: Fraction) -> list[RawNote]:
     return kept
 
 
+# A rest's value is trusted up to this (quarters): oemer reads a quarter rest as a whole one
+# often enough that a longer rest only places its column (its value weighs nothing).
+MAX_COLUMN_REST: Final = Fraction(1)
+# A rest within this many head widths of a note column sounds against it and places nothing.
+# Chosen on the development pieces (0.8 lost onsets there; 1.5 and 2.5 tied).
+REST_REACH: Final = 1.5
+
+
 def _x_center(n: RawNote) -> float:
     assert n.box is not None
     return n.box.bbox[0] + n.box.bbox[2] / 2
@@ -433,6 +452,19 @@ def _columns(notes: list[RawNote], tolerance: float = 0.8) -> list[list[RawNote]
     return columns
 
 
+def _with_rests(columns: list[list[RawNote]], rests: list[RawNote]) -> list[list[RawNote]]:
+    """Rests added to the note columns: one clear of every column is a column of its own, in
+    its place from left to right; one near a column (a rest glyph stands a little off the
+    heads it sounds against, and many of oemer's misread rests sit on a note) adds nothing."""
+    if not rests or not columns:
+        return columns
+    heads = [n.box.bbox[2] for col in columns for n in col if n.box is not None]
+    reach = REST_REACH * float(np.median(heads))
+    centres = [float(np.mean([_x_center(n) for n in col])) for col in columns]
+    alone = [[r] for r in rests if min(abs(_x_center(r) - c) for c in centres) > reach]
+    return sorted(columns + alone, key=lambda col: min(_x_center(n) for n in col))
+
+
 def _repair_by_columns(notes: list[RawNote], bar: Fraction, first: bool) -> list[RawNote]:
     """Onsets from the columns of the page, fitted to the note values read in them.
 
@@ -440,22 +472,35 @@ def _repair_by_columns(notes: list[RawNote], bar: Fraction, first: bool) -> list
     far apart on the page at one offset, two voices merged); the page layout does not. The
     noteheads are grouped into columns (left to right) and `onsets.solve_onsets` picks the
     column onsets at which the notes read (each chord of each voice once) end best, filling
-    the bar. A first bar that every voice reads as at most half a bar keeps that length (a
-    pick-up).
+    the bar. A rest oemer saw clear of every column is a column too (a bar that opens with a
+    rest starts its notes after it). A first bar that every voice reads as at most half a bar
+    keeps that length (a pick-up).
     """
     sounding = [n for n in notes if not n.is_rest]
-    columns = _columns(sounding)
-    col_of = {id(n): c for c, col in enumerate(columns) for n in col}
-    chords = {(col_of[id(n)], n.staff, n.voice, n.duration) for n in sounding}
-    sounds = [Sound(c, length) for c, _staff, _voice, length in sorted(chords)]
     ends: list[Fraction] = []
     voices: dict[tuple[int, int], list[RawNote]] = defaultdict(list)
     for n in notes:
         voices[(n.staff, n.voice)].append(n)
+    placed_rests: list[RawNote] = []
     for group in voices.values():
         kept = _credible_rests(group, bar)
         if any(not n.is_rest for n in kept):
             ends.append(_measure_total(kept))
+        # only rests oemer saw on the page (boxed) and that overlap no note of their voice
+        placed_rests.extend(n for n in kept if n.is_rest and n.box is not None)
+    # A rest takes time at its place in the bar as a note does: a bar that opens with a rest
+    # has its first notes after it, not at the barline.
+    columns = _with_rests(_columns(sounding), placed_rests)
+    col_of = {id(n): c for c, col in enumerate(columns) for n in col}
+    chords = {
+        (c, n.staff, n.voice, n.duration, n.is_rest and n.duration > MAX_COLUMN_REST)
+        for c, col in enumerate(columns)
+        for n in col
+    }
+    sounds = [
+        Sound(c, length, 0.0 if unsure else 1.0)
+        for c, _staff, _voice, length, unsure in sorted(chords)
+    ]
     # oemer's offsets fall short as often as they run over, so a short reading is no sign of
     # a short bar; only a first bar read as at most half a bar is taken for a pick-up.
     read = max(ends, default=bar)
@@ -641,7 +686,9 @@ def recognize_pdf(
     meters: list[Meter | None] = []
     for i, gray in enumerate(grays, start=1):
         result = recognize_page(model, gray, page=i)
-        pages.append(musicxml_to_page(result.musicxml, result.notes, page=i))
+        pages.append(
+            musicxml_to_page(result.musicxml, result.notes, page=i, rest_boxes=result.rests)
+        )
         meters.append(result.meter)
     if not any(n for pg in pages for n in pg.notes if not n.is_rest):
         raise BadInputError("no notes were recognised in the PDF")

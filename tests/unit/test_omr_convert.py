@@ -151,3 +151,18 @@ def test_a_silent_bar_before_the_first_note_is_dropped() -> None:
     page = musicxml_to_page(xml, _BOXES, page=1)
     assert page.measures == 2
     assert {n.measure for n in page.notes if not n.is_rest} == {0, 1}
+
+
+def test_a_rest_oemer_saw_keeps_its_box_and_its_place() -> None:
+    rest_box = NoteBox((0.15, 0.4, 0.01, 0.02), system=1, confidence=0.5)
+    page = musicxml_to_page(_OEMER_XML, _BOXES, page=1, rest_boxes=[rest_box])
+    rests = [n for n in page.notes if n.is_rest]
+    assert len(rests) == 1 and rests[0].box == rest_box
+    assert (rests[0].staff, rests[0].offset) == (2, Fraction(1))
+    # pitched notes still get their own boxes, in document order (the rest is not counted)
+    f2 = next(n for n in page.notes if (n.step, n.octave) == ("F", 2))
+    c3 = next(n for n in page.notes if (n.step, n.octave) == ("C", 3))
+    assert f2.box == _BOXES[4] and c3.box == _BOXES[5]
+    # a rest oemer made up to balance the staves (no box) places nothing
+    page = musicxml_to_page(_OEMER_XML, _BOXES, page=1, rest_boxes=[None])
+    assert all(n.box is None for n in page.notes if n.is_rest)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import cv2
 import numpy as np
 import pytest
 from numpy.typing import NDArray
@@ -47,3 +50,27 @@ def test_turn_keeps_size_and_fills_with_paper() -> None:
     out = turn(gray, 10.0, nearest=False)
     assert out.shape == gray.shape and out.dtype == gray.dtype
     assert out[0, 0] == 255  # a corner turned in from outside the page is paper, not ink
+
+
+def test_boxes_are_turned_back_and_made_up_rests_have_none() -> None:
+    from oemer.build_system import AddNote, AddRest
+    from oemer.symbol_extraction import Rest
+
+    w, h = 1000, 1400
+    head = SimpleNamespace(invalid=False, bbox=(700, 300, 712, 310), group=0)
+    seen, made_up = Rest(), Rest()
+    seen.bbox, seen.group = (400, 500, 410, 530), 0
+    made_up.bbox, made_up.group = (450, 0, 450, 0), 0  # oemer's balancing rest: a point
+    builder = SimpleNamespace(actions=[AddNote(head), AddRest(seen), AddRest(made_up)])
+    blank = np.zeros((h, w), np.uint8)
+    maps = rec.PageMaps(blank, blank, blank, blank, blank)
+    degrees = 1.5
+    notes, rests = rec._note_boxes(builder, maps, w, h, degrees)
+    assert len(notes) == 1 and len(rests) == 2 and rests[1] is None
+    assert rests[0] is not None
+    # the head's centre, turned by `degrees` about the page centre, lands where oemer saw it
+    x, y, bw, bh = notes[0].bbox
+    centre = np.array([(x + bw / 2) * w, (y + bh / 2) * h, 1.0])
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    assert m @ centre == pytest.approx([706, 305], abs=1.5)
+    assert (bw * w, bh * h) == pytest.approx((12, 10))

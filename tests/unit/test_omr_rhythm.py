@@ -102,3 +102,37 @@ def test_columns_of_noteheads_give_onsets_when_oemer_stacks_them() -> None:
     assert onsets == [Fr(0), Fr(1, 4), Fr(1, 2), Fr(3, 4)]
     left = next(n for n in fixed.notes if n.staff == 2)
     assert (left.offset, left.duration, left.voice) == (Fr(0), Fr(2), 1)
+
+
+def _boxed(staff: int, x: float, dur: Fr, key: int, rest: bool = False) -> RawNote:
+    n = _n(0, staff, 1, Fr(0), dur, key)
+    n.box = NoteBox((x, 0.2 if staff == 1 else 0.4, 0.01, 0.01), system=1, confidence=1.0)
+    n.is_rest = rest
+    return n
+
+
+def test_a_bar_that_opens_with_a_rest_starts_its_notes_after_it() -> None:
+    # Left hand: quarter rest, then three quarter chords; oemer's offsets put the first chord
+    # at 0 and the rest after the last one (where it does not overlap a note of its voice).
+    rest = _boxed(2, 0.10, Fr(1), 0, rest=True)
+    rest.offset = Fr(3)
+    chords = [_boxed(2, 0.16 + 0.06 * i, Fr(1), 1 + i) for i in range(3)]
+    for i, c in enumerate(chords):
+        c.offset = Fr(i)
+    fixed = repair_rhythm(PageScore(page=1, notes=[rest, *chords], measures=1), Fr(4))
+    assert sorted(n.offset for n in fixed.notes if not n.is_rest) == [Fr(1), Fr(2), Fr(3)]
+    # without the rest the same notes start at the barline
+    plain = repair_rhythm(PageScore(page=1, notes=chords, measures=1), Fr(4))
+    assert sorted(n.offset for n in plain.notes)[0] == Fr(0)
+
+
+def test_a_rest_on_a_note_column_does_not_move_notes() -> None:
+    # four quarters in the right hand; in the left a rest under the second (it sounds against
+    # it)
+    rh = [_boxed(1, 0.10 + 0.06 * i, Fr(1), i) for i in range(4)]
+    for i, n in enumerate(rh):
+        n.offset = Fr(i)
+    under = _boxed(2, 0.163, Fr(1), 9, rest=True)
+    under.offset = Fr(1)
+    fixed = repair_rhythm(PageScore(page=1, notes=[*rh, under], measures=1), Fr(4))
+    assert sorted(n.offset for n in fixed.notes if not n.is_rest) == [Fr(i) for i in range(4)]
