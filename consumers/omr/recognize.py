@@ -348,7 +348,7 @@ def _oemer_stages(
     if check_clefs:
         gray = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
         no_lines = without_staff_lines(ink_mask(gray), staff)
-        relabel_clefs(clefs, no_lines)
+        clefs = relabel_clefs(clefs, no_lines)
         clefs = clefs + find_missing_clefs(clefs, staffs, no_lines)
         not_bars = (clefs_keys > 0) | (notehead > 0)
         barlines = barlines + find_missing_barlines(
