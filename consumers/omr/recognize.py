@@ -16,7 +16,6 @@ import io
 import logging
 import threading
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -25,7 +24,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from consumers.omr import oemer_fast
+from consumers.omr import oemer_fast, oemer_rules
 from consumers.omr.barlines import find_missing_barlines
 from consumers.omr.clefs import find_missing_clefs, relabel_clefs
 from consumers.omr.clefs import templates as clef_templates
@@ -263,26 +262,6 @@ def warm_up() -> None:
     import oemer.symbol_extraction  # noqa: F401
 
 
-@contextlib.contextmanager
-def _keys_at_system_starts() -> Iterator[None]:
-    """oemer reads a key change wherever a bar opens with accidentals on every staff: the flats
-    of a chord right after a barline become a key signature, and every later note of the
-    system takes it. Printed music changes key at a system's start or after a double barline;
-    only there is a key read."""
-    from oemer.build_system import Measure
-
-    own = Measure.has_key
-
-    def has_key(self: Any) -> bool:
-        return bool((self.at_beginning or self.double_barline) and own(self))
-
-    Measure.has_key = has_key
-    try:
-        yield
-    finally:
-        Measure.has_key = own
-
-
 def _oemer_extract(
     image_bgr: NDArray[np.uint8],
     maps: PageMaps,
@@ -296,13 +275,14 @@ def _oemer_extract(
     `fast` swaps in `oemer_fast`'s output-identical versions of oemer's six slowest functions
     (5-10x less CPU for these stages); False runs oemer's own, for the equivalence checks.
     `check_clefs` checks oemer's clefs against the page's ink and adds the clefs and barlines
-    it missed (`clefs.py`, `barlines.py`), and lets a key change only where music prints one
-    (`_keys_at_system_starts`). Also returns the angle the page was turned by
-    before oemer read it (`deskew.py`): oemer's boxes are in the turned page. `turn_page`
-    False leaves a page that is not level to oemer's own dewarp alone."""
+    it missed (`clefs.py`, `barlines.py`), and has oemer's builder keep two rules of notation
+    it breaks (`oemer_rules.py`: where keys change, how far an accidental holds). Also
+    returns the angle the page was turned by before oemer read it (`deskew.py`): oemer's
+    boxes are in the turned page. `turn_page` False leaves a page that is not level to
+    oemer's own dewarp alone."""
     with (
         oemer_fast.patched() if fast else contextlib.nullcontext(),
-        _keys_at_system_starts() if check_clefs else contextlib.nullcontext(),
+        oemer_rules.patched() if check_clefs else contextlib.nullcontext(),
     ):
         return _oemer_stages(image_bgr, maps, deskew, check_clefs, turn_page)
 

@@ -66,23 +66,3 @@ def test_patch_is_undone() -> None:
     with oemer_fast.patched():
         assert nge.group_noteheads is oemer_fast.group_noteheads
     assert nge.group_noteheads is original
-
-
-def test_a_key_changes_only_at_a_system_start_or_a_double_barline(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from oemer.build_system import Measure
-
-    # oemer's own test: every bar that opens with accidentals on each staff "has a key"
-    monkeypatch.setattr(Measure, "has_key", lambda self: True)
-
-    def bar(at_beginning: bool, double: bool) -> Measure:
-        m = Measure()
-        m.at_beginning, m.double_barline = at_beginning, double
-        return m
-
-    with rec._keys_at_system_starts():
-        assert bar(True, False).has_key()
-        assert bar(False, True).has_key()
-        assert not bar(False, False).has_key()  # a chord's flats after a plain barline
-    assert bar(False, False).has_key()  # oemer's own, restored

@@ -1,0 +1,65 @@
+"""Rules of notation oemer's builder breaks, kept while it writes a page (`oemer_rules`)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from consumers.omr import oemer_rules
+
+
+def test_a_key_changes_only_at_a_system_start_or_a_double_barline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from oemer.build_system import Measure
+
+    # oemer's own test: every bar that opens with accidentals on each staff "has a key"
+    monkeypatch.setattr(Measure, "has_key", lambda self: True)
+
+    def bar(at_beginning: bool, double: bool) -> Measure:
+        m = Measure()
+        m.at_beginning, m.double_barline = at_beginning, double
+        return m
+
+    with oemer_rules.patched():
+        assert bar(True, False).has_key()
+        assert bar(False, True).has_key()
+        assert not bar(False, False).has_key()  # a chord's flats after a plain barline
+    assert bar(False, False).has_key()  # oemer's own, restored
+
+
+def test_an_accidental_holds_on_its_own_line_of_its_own_staff_until_the_barline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from oemer import build_system as bs
+    from oemer.symbol_extraction import ClefType, SfnType
+
+    written: list[Any] = []
+    monkeypatch.setattr(bs, "decode_note", lambda note, *_a: written.append(note.sfn))
+    treble = SimpleNamespace(label=ClefType.G_CLEF)
+    b_lines = [p for p in range(-12, 16) if bs.get_chroma_pitch(p, ClefType.G_CLEF) == "B"]
+    low, high = b_lines[0], b_lines[1]  # two B's an octave apart on the treble staff
+
+    def play(track: int, pos: int, sfn: Any = None) -> None:
+        note = SimpleNamespace(track=track, staff_line_pos=pos, sfn=sfn)
+        bs.AddNote(note).perform()
+
+    def bar() -> list[Any]:
+        written.clear()
+        bs.Action.ctx.key = None
+        bs.Action.ctx.clefs = [treble, treble]
+        bs.Action.init_sfn_state()  # a new bar
+        play(0, low, SfnType.FLAT)  # B flat
+        play(0, low)  # the same B: still flat
+        play(0, high)  # the B an octave up: as the key says
+        play(1, low)  # the same line on the other staff: as the key says
+        bs.Action.init_sfn_state()  # the barline
+        play(0, low)
+        return list(written)
+
+    with oemer_rules.patched():
+        assert bar() == [SfnType.FLAT, SfnType.FLAT, None, None, None]
+    # oemer's own rule flattens every B of the bar on both staves
+    assert bar() == [SfnType.FLAT] * 4 + [None]
