@@ -82,6 +82,9 @@ def test_clef_changes_are_kept_and_what_is_no_clef_is_left_out() -> None:
     lines = [SimpleNamespace(y_center=y) for y in st.lines]
     oemer_staff = _Staff(lines=lines, x_left=st.x0, x_right=st.x1, track=0, group=0)
     # (oemer squeezes a one-staff page to a scalar; the staff twice is still the nearest)
+    # (oemer keeps its layers module-wide and ignores a second registration: another test
+    # may have left its own staffs there)
+    layers.delete_layer("staffs")
     layers.register_layer("staffs", np.array([oemer_staff, oemer_staff], dtype=object))
     no_lines = without_staff_lines(ink_mask(image), staff)
 
@@ -100,6 +103,9 @@ def test_clef_changes_are_kept_and_what_is_no_clef_is_left_out() -> None:
     heads = np.flatnonzero((seg4 == 2).any(axis=0))
     last = heads[heads > max(c.bbox[2] for c in changes)]
     fake = clef(int(last[0]) - 2, int(last[-1]) + 2, ClefType.F_CLEF)
-    kept = clefs.relabel_clefs([opening, *changes, fake], no_lines)
+    try:
+        kept = clefs.relabel_clefs([opening, *changes, fake], no_lines)
+    finally:
+        layers.delete_layer("staffs")
     assert kept == [opening, *changes]
     assert [c.label for c in kept] == [ClefType.G_CLEF, ClefType.F_CLEF, ClefType.G_CLEF]
