@@ -36,6 +36,7 @@ from schemas.ir import (
     ScoreIRV2,
     ScoreMeta,
     TimeSignature,
+    UnreadPage,
 )
 from schemas.kinds import STAGE_INPUT, STAGE_OUTPUTS, ArtifactKind, StageName, producing_stage
 from schemas.topics import ALL_TOPICS, ARTIFACT_TOPICS, DLQ, STAGE, artifact_topic
@@ -74,6 +75,7 @@ __all__ = [
     "StageStarted",
     "TimeSignature",
     "Transformation",
+    "UnreadPage",
     "artifact_topic",
     "decode_event",
     "derive_artifact_id",

@@ -131,10 +131,21 @@ class NoteV1(Frozen):
         return self
 
 
+class UnreadPage(Frozen):
+    """A page of the source that gave no notes, and why (a title page, a blank page, a page
+    the recogniser could not read): the score holds the other pages."""
+
+    page: int = Field(ge=1)
+    reason: str = Field(min_length=1)
+
+
 class ScoreMeta(Frozen):
     title: str | None = None
     composer: str | None = None
     page_count: int | None = Field(default=None, ge=1, description="Pages of the source PDF.")
+    unread_pages: tuple[UnreadPage, ...] = Field(
+        default=(), description="Pages of the source PDF left out of the score, with the reason."
+    )
 
 
 class ScoreIRV1(Frozen):

@@ -9,9 +9,12 @@ from pathlib import Path
 
 from consumers.omr.segnet.infer import DEFAULT_WEIGHTS
 from etude.ir_io import ir_output
+from etude.logging import get_logger
 from etude.settings import Settings
 from etude.stage import Output, StageSpec
 from schemas import StageName
+
+log = get_logger("etude.omr")
 
 
 def _weights(settings: Settings) -> Path:
@@ -40,7 +43,10 @@ def omr_spec(settings: Settings) -> StageSpec:
     max_pages, dpi = settings.max_pages, settings.omr_dpi
 
     def transform(data: bytes) -> Sequence[Output]:
-        return (ir_output(recognize_pdf(data, model=model, max_pages=max_pages, dpi=dpi)),)
+        ir = recognize_pdf(data, model=model, max_pages=max_pages, dpi=dpi)
+        for unread in ir.meta.unread_pages:  # the job goes on; the IR names these pages too
+            log.warning("page left out", page=unread.page, reason=unread.reason)
+        return (ir_output(ir),)
 
     return StageSpec(
         name=StageName.OMR,

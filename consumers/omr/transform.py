@@ -36,6 +36,7 @@ from schemas.ir import (
     ScoreIRV1,
     ScoreMeta,
     TimeSignature,
+    UnreadPage,
 )
 
 __all__ = [
@@ -53,7 +54,7 @@ __all__ = [
 ]
 
 # Bump when the output for the same PDF and model can change (the ledger keys results on it).
-OMR_TRANSFORM_VERSION: Final = "omr-4"
+OMR_TRANSFORM_VERSION: Final = "omr-5"
 MAX_DPI: Final = 600
 # A poster-sized page at 300 dpi would be hundreds of MB; oemer works at ~3.7 MP anyway.
 MAX_PAGE_PIXELS: Final = 40_000_000
@@ -601,8 +602,10 @@ def merge_pages(
     page_count: int,
     title: str | None = None,
     signature: tuple[int, int] | None = None,
+    unread: tuple[UnreadPage, ...] = (),
 ) -> ScoreIRV1:
-    """Concatenate pages, numbering measures from 1 across them; onsets from the piece start."""
+    """Concatenate pages, numbering measures from 1 across them; onsets from the piece start.
+    `unread` names the source pages that gave nothing (they hold no measures)."""
     num, den = signature or _signature_for(bar)
     measures: list[Measure] = []
     notes: list[NoteV1] = []
@@ -663,7 +666,7 @@ def merge_pages(
             )
     notes.sort(key=lambda n: (n.onset, n.staff, n.midi))
     return ScoreIRV1(
-        meta=ScoreMeta(title=title, page_count=page_count),
+        meta=ScoreMeta(title=title, page_count=page_count, unread_pages=unread),
         key_signatures=tuple(keys) or (KeySignature(measure=1, fifths=0),),
         time_signatures=(TimeSignature(measure=1, numerator=num, denominator=den),),
         measures=tuple(measures),
@@ -680,21 +683,44 @@ def recognize_pdf(
     bar_length: Fraction | None = None,
     repair: bool = True,
 ) -> ScoreIRV1:
-    """The whole OMR transform. Raises BadInputError for input no retry can fix."""
+    """The whole OMR transform. Raises BadInputError for input no retry can fix.
+
+    A page that gives no notes (a title or text page, a blank page, one the recogniser cannot
+    read) is left out and named in the IR's `meta.unread_pages`: a scanned score often opens
+    with a title page, and one bad page should not cost the others. Only a PDF in which no
+    page gives a note fails, with every page's reason."""
     grays = rasterize_pdf(pdf_bytes, dpi=dpi, max_pages=max_pages)
     pages: list[PageScore] = []
     meters: list[Meter | None] = []
+    unread: list[UnreadPage] = []
     for i, gray in enumerate(grays, start=1):
-        result = recognize_page(model, gray, page=i)
+        try:
+            result = recognize_page(model, gray, page=i)
+        except BadInputError as exc:
+            unread.append(UnreadPage(page=i, reason=str(exc)))
+            continue
         pages.append(
             musicxml_to_page(result.musicxml, result.notes, page=i, rest_boxes=result.rests)
         )
         meters.append(result.meter)
     if not any(n for pg in pages for n in pg.notes if not n.is_rest):
-        raise BadInputError("no notes were recognised in the PDF")
+        reasons = [u.reason for u in unread]
+        if pages:
+            reasons.append(f"{len(pages)} page(s) read with staves but no notes")
+        raise BadInputError(_nothing_read(reasons))
     time = choose_time(pages, meters, bar_length)
     if repair:
         pages = [repair_rhythm(pg, time.bar) for pg in pages]
     return merge_pages(
-        pages, time.bar, page_count=len(grays), signature=(time.numerator, time.denominator)
+        pages,
+        time.bar,
+        page_count=len(grays),
+        signature=(time.numerator, time.denominator),
+        unread=tuple(unread),
     )
+
+
+def _nothing_read(reasons: list[str]) -> str:
+    if len(reasons) == 1 and reasons[0].startswith("page "):
+        return reasons[0]
+    return "no notes were recognised in the PDF: " + "; ".join(reasons)

@@ -133,3 +133,43 @@ def test_photo_without_staves() -> None:
     img = np.clip(photo, 0, 255).astype(np.uint8)
     with pytest.raises(BadInputError, match="no music staves"):
         rec.recognize_page(rec.load_model(), img, page=1)
+
+
+def _title_page(width: int, height: int) -> np.ndarray:
+    """A printed title page: lines of text, no staves."""
+    from PIL import ImageDraw, ImageFont
+
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    big, small = ImageFont.load_default(size=110), ImageFont.load_default(size=48)
+    draw.text((width // 5, height // 4), "SONATA in C", font=big, fill=0)
+    for i, line in enumerate(["for the Pianoforte", "by W. A. Mozart", "K. 545", "Edition"]):
+        draw.text((width // 4, height // 2 + i * 90), line, font=small, fill=0)
+    return np.asarray(page)
+
+
+def test_a_title_page_is_left_out_and_named_and_the_music_is_read() -> None:
+    from producers.demo_run import DEMO_PDF
+
+    music = rasterize_pdf(DEMO_PDF.read_bytes(), dpi=150, max_pages=5)[0]
+    title = _title_page(music.shape[1], music.shape[0])
+    ims = [Image.fromarray(p) for p in (title, music)]
+    buf = io.BytesIO()
+    ims[0].save(buf, format="PDF", save_all=True, append_images=ims[1:], resolution=150)
+
+    ir = recognize_pdf(buf.getvalue(), model=rec.load_model(), max_pages=5, dpi=150)
+
+    assert ir.meta.page_count == 2
+    (unread,) = ir.meta.unread_pages
+    assert unread.page == 1 and "no music staves" in unread.reason
+    assert len(ir.notes) > 50  # K. 545's first page
+    assert {n.provenance.page for n in ir.notes if n.provenance} == {2}
+    assert ir.measures[0].number == 1 and ir.measures[0].provenance
+    assert ir.measures[0].provenance.page == 2
+
+
+def test_a_pdf_with_no_readable_page_names_every_page() -> None:
+    white = np.full((842, 595), 255, np.uint8)
+    title = _title_page(595, 842)
+    with pytest.raises(BadInputError, match=r"page 1 is blank.*page 2: no music staves"):
+        recognize_pdf(_pdf([white, title]), model=rec.load_model(), max_pages=5, dpi=72)
