@@ -466,6 +466,16 @@ def _with_rests(columns: list[list[RawNote]], rests: list[RawNote]) -> list[list
     return sorted(columns + alone, key=lambda col: min(_x_center(n) for n in col))
 
 
+def _hints(columns: list[list[RawNote]], fitting: set[tuple[int, int]]) -> list[Fraction | None]:
+    """oemer's own onset for each column, where the notes in it of the voices oemer read as
+    filling the bar exactly (an over-full voice's offsets are wrong somewhere) agree on one."""
+    out: list[Fraction | None] = []
+    for col in columns:
+        offsets = {n.offset for n in col if (n.staff, n.voice) in fitting}
+        out.append(offsets.pop() if len(offsets) == 1 else None)
+    return out
+
+
 def _repair_by_columns(notes: list[RawNote], bar: Fraction, first: bool) -> list[RawNote]:
     """Onsets from the columns of the page, fitted to the note values read in them.
 
@@ -483,10 +493,13 @@ def _repair_by_columns(notes: list[RawNote], bar: Fraction, first: bool) -> list
     for n in notes:
         voices[(n.staff, n.voice)].append(n)
     placed_rests: list[RawNote] = []
-    for group in voices.values():
+    fitting: set[tuple[int, int]] = set()
+    for key, group in voices.items():
         kept = _credible_rests(group, bar)
         if any(not n.is_rest for n in kept):
             ends.append(_measure_total(kept))
+            if _measure_total(kept) == bar:
+                fitting.add(key)
         # only rests oemer saw on the page (boxed) and that overlap no note of their voice
         placed_rests.extend(n for n in kept if n.is_rest and n.box is not None)
     # A rest takes time at its place in the bar as a note does: a bar that opens with a rest
@@ -507,7 +520,7 @@ def _repair_by_columns(notes: list[RawNote], bar: Fraction, first: bool) -> list
     read = max(ends, default=bar)
     total = read if first and read <= bar / 2 else bar
     centres = [float(np.mean([_x_center(n) for n in col])) for col in columns]
-    onsets = solve_onsets(len(columns), sounds, total, x=centres)
+    onsets = solve_onsets(len(columns), sounds, total, x=centres, hints=_hints(columns, fitting))
     out: list[RawNote] = []
     for n in sounding:
         start = onsets[col_of[id(n)]]

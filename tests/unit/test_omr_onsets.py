@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from fractions import Fraction as Fr
 
+import pytest
+
 from consumers.omr.onsets import Sound, path_cost, solve_onsets
 
 
@@ -54,3 +56,18 @@ def test_always_fills_the_bar_in_order() -> None:
     assert all(a < b for a, b in itertools.pairwise(onsets))
     assert onsets[-1] < 2
     assert solve_onsets(1, [Sound(0, Fr(1))], Fr(4)) == [Fr(0)]
+
+
+@pytest.mark.parametrize(
+    "hints",
+    [
+        [Fr(0), Fr(1, 4), Fr(1, 2)],
+        [Fr(0), Fr(1, 4), Fr(3, 4)],
+        [Fr(0), Fr(1, 2), Fr(3, 4)],
+    ],
+)
+def test_oemer_gaps_settle_what_the_values_leave_open(hints: list[Fr]) -> None:
+    # three sixteenths in a quarter: a sixteenth's silence falls somewhere, the values
+    # cannot say where; oemer's offsets can
+    sounds = [Sound(c, Fr(1, 4)) for c in range(3)]
+    assert solve_onsets(3, sounds, Fr(1), hints=hints) == hints
