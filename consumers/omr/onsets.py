@@ -13,7 +13,8 @@ a misread value costs no more than it is off, so it cannot drag the others along
 `solve_onsets` picks onsets on a 1/24-quarter grid (32nds and sixteenth triplets) that fill
 the bar exactly and minimise that cost, plus a little for gaps between columns that are no
 note value (5/24) and a weak pull of each gap towards its share of the bar's width on the
-page (engravers space notes by duration), which only decides what the notes leave open. A
+page (engravers space notes by duration) and towards the gaps oemer's own offsets give,
+which only decide what the notes leave open. A
 dynamic programme over the columns, left to right, with the onset as state, keeping the
 `BEAM` best paths into each onset (a note's cost depends on its own column's onset too).
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,10 +42,9 @@ SPACING_WEIGHT: Final = 0.1
 # spacing default is 0.6; Gould's sqrt(2) per doubling is 0.5).
 SPACING_POWER: Final = 0.6
 BEAM: Final = 12
-# A column placed away from the onset oemer's own voice bookkeeping gave it (where all its
-# notes agree) pays this: oemer's offsets are right in plain bars and settle what the note
-# values leave open; where they collapse the values outweigh it. Chosen on the development
-# pieces.
+# A gap between two columns that differs from the gap oemer's own offsets give them pays
+# this: oemer's offsets are right in plain bars and settle what the note values leave open;
+# where they collapse the values outweigh it. Chosen on the development pieces.
 HINT_WEIGHT: Final = 0.05
 
 
@@ -96,7 +96,9 @@ def _end_cost(
         return np.asarray(np.where(closes, nearest, 0.0))
 
 
-def _hint_cost(gap: NDArray[np.int64], left: Fraction | None, right: Fraction | None) -> Any:
+def _hint_cost(
+    gap: NDArray[np.int64], left: Fraction | None, right: Fraction | None
+) -> NDArray[np.float64] | float:
     """HINT_WEIGHT where a gap between two columns differs from the one oemer's offsets give
     (gaps, not onsets: one value oemer misread shifts every later offset of its voice, and
     should cost once)."""
@@ -121,7 +123,7 @@ def path_cost(
     for c in range(n):
         out += float(_gap_costs(units, shares[c])[t[c + 1] - t[c]])
         if hints is not None and c + 1 < n:
-            out += float(_hint_cost(t[c + 1 : c + 2] - t[c], hints[c], hints[c + 1])[0])
+            out += float(_hint_cost(np.asarray(t[c + 1] - t[c]), hints[c], hints[c + 1]))
     for snd in sounds:
         if not 0 <= snd.column < n:
             continue
@@ -144,7 +146,8 @@ def solve_onsets(
     """The onset of each column (the first at 0) in a bar of `total` quarters.
 
     `x`: the columns' positions on the page (left to right), for the spacing pull.
-    `hints`: per column, the onset oemer gave it, or None (a weak pull, `HINT_WEIGHT`).
+    `hints`: per column, the onset oemer gave it, or None; each gap between two hinted
+    columns is pulled weakly (`HINT_WEIGHT`) towards the gap between their hints.
     """
     if n_columns <= 1:
         return [Fraction(0)] * n_columns

@@ -498,7 +498,7 @@ def _repair_by_columns(notes: list[RawNote], bar: Fraction, first: bool) -> list
         kept = _credible_rests(group, bar)
         if any(not n.is_rest for n in kept):
             ends.append(_measure_total(kept))
-            if _measure_total(kept) == bar:
+            if ends[-1] == bar:
                 fitting.add(key)
         # only rests oemer saw on the page (boxed) and that overlap no note of their voice
         placed_rests.extend(n for n in kept if n.is_rest and n.box is not None)
@@ -717,10 +717,12 @@ def recognize_pdf(
         )
         meters.append(result.meter)
     if not any(n for pg in pages for n in pg.notes if not n.is_rest):
+        if not pages and len(unread) == 1:
+            raise BadInputError(unread[0].reason)
         reasons = [u.reason for u in unread]
         if pages:
             reasons.append(f"{len(pages)} page(s) read with staves but no notes")
-        raise BadInputError(_nothing_read(reasons))
+        raise BadInputError("no notes were recognised in the PDF: " + "; ".join(reasons))
     time = choose_time(pages, meters, bar_length)
     if repair:
         pages = [repair_rhythm(pg, time.bar) for pg in pages]
@@ -731,9 +733,3 @@ def recognize_pdf(
         signature=(time.numerator, time.denominator),
         unread=tuple(unread),
     )
-
-
-def _nothing_read(reasons: list[str]) -> str:
-    if len(reasons) == 1 and reasons[0].startswith("page "):
-        return reasons[0]
-    return "no notes were recognised in the PDF: " + "; ".join(reasons)
