@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -334,14 +334,23 @@ PROCESSING_TIME_COLUMNS = frozenset({("processed_events", "processed_at")})
 
 
 async def snapshot(
-    session: AsyncSession | AsyncConnection, tables: Sequence[str] = PROJECTION_TABLES
+    session: AsyncSession | AsyncConnection,
+    tables: Sequence[str] = PROJECTION_TABLES,
+    job_ids: Collection[uuid.UUID] | None = None,
 ) -> dict[str, list[tuple[Any, ...]]]:
-    """Every projection row, as sorted tuples of comparable values (for rebuild == live)."""
+    """Every projection row, as sorted tuples of comparable values (for rebuild == live).
+
+    With `job_ids`, only those jobs' rows: a log shared with other writers can grow between
+    two snapshots, and their rows are not the ones being compared.
+    """
     dump: dict[str, list[tuple[Any, ...]]] = {}
     for name in tables:
         table: Table = Base.metadata.tables[name]
         cols = [c for c in table.c if (name, c.name) not in PROCESSING_TIME_COLUMNS]
-        result = await session.execute(select(*cols))
+        stmt = select(*cols)
+        if job_ids is not None:
+            stmt = stmt.where(table.c.job_id.in_(list(job_ids)))
+        result = await session.execute(stmt)
         dump[name] = sorted((tuple(_comparable(v) for v in row) for row in result), key=repr)
     return dump
 

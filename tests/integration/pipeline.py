@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from music21 import corpus
 
 from etude.broker import EventPublisher, make_broker
@@ -49,3 +52,24 @@ async def producer(settings: Settings) -> AsyncIterator[tuple[ArtifactStore, Eve
             yield store, EventPublisher(broker)
     finally:
         await broker.stop()
+
+
+async def drained(settings: Settings, group_id: str, topic: str, within_s: float = 60.0) -> None:
+    """Wait until `group_id` has committed every partition of `topic` up to its current end."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()  # never subscribes: it only reads the group's committed offsets
+    try:
+        await consumer.topics()
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        end = await consumer.end_offsets(tps)
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            committed = [await consumer.committed(tp) or 0 for tp in end]
+            if all(c >= n for c, n in zip(committed, end.values(), strict=True)):
+                return
+            await asyncio.sleep(0.25)
+        raise AssertionError(f"{group_id} did not drain {topic} in {within_s} s")
+    finally:
+        await consumer.stop()
