@@ -91,7 +91,7 @@ def _peak_rss_mb() -> float:
 
 
 def _excerpt(rel: str, last_bar: int | None) -> Any:
-    from music21 import corpus, stream
+    from music21 import corpus, layout, stream
 
     score = corpus.parse(rel)
     assert isinstance(score, stream.Score)
@@ -99,6 +99,21 @@ def _excerpt(rel: str, last_bar: int | None) -> Any:
         excerpt = score.measures(1, last_bar)
         assert isinstance(excerpt, stream.Score)
         score = excerpt
+    parts = list(score.parts)
+    if len(parts) == 2 and not score.recurse().getElementsByClass(layout.StaffGroup):
+        # A piano score is one part on two braced staves with barlines through both; a corpus
+        # file without that grouping (Humdrum's spines: two parts) would be engraved as two
+        # separate instruments, a page no piano edition prints.
+        piano = stream.Score()
+        staves = []
+        for part in parts:
+            staff = stream.PartStaff()
+            for el in part:
+                staff.insert(el.getOffsetBySite(part), el)
+            staves.append(staff)
+            piano.insert(0, staff)
+        piano.insert(0, layout.StaffGroup(staves, symbol="brace", barTogether=True))
+        score = piano
     return score
 
 

@@ -333,17 +333,20 @@ async def dead_letters(
 PROCESSING_TIME_COLUMNS = frozenset({("processed_events", "processed_at")})
 
 
+Snapshot = dict[str, list[tuple[Any, ...]]]
+
+
 async def snapshot(
     session: AsyncSession | AsyncConnection,
     tables: Sequence[str] = PROJECTION_TABLES,
     job_ids: Collection[uuid.UUID] | None = None,
-) -> dict[str, list[tuple[Any, ...]]]:
+) -> Snapshot:
     """Every projection row, as sorted tuples of comparable values (for rebuild == live).
 
     With `job_ids`, only those jobs' rows: a log shared with other writers can grow between
     two snapshots, and their rows are not the ones being compared.
     """
-    dump: dict[str, list[tuple[Any, ...]]] = {}
+    dump: Snapshot = {}
     for name in tables:
         table: Table = Base.metadata.tables[name]
         cols = [c for c in table.c if (name, c.name) not in PROCESSING_TIME_COLUMNS]

@@ -56,13 +56,13 @@ async def truncate_projections(engine: AsyncEngine) -> None:
 async def read_log(
     settings: Settings, topics: Sequence[str] = ALL_TOPICS, max_records: int = MAX_RECORDS
 ) -> AsyncIterator[list[RawRecord]]:
-    """Every record of `topics` from offset 0 to (at least) the end offsets as of the call."""
+    """Every record of `topics` from offset 0 to (at least) the end offsets as of the call,
+    in lists of at most `max_records`."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_poll_records=max_records,
     )
     await consumer.start()
     try:
@@ -80,18 +80,19 @@ async def read_log(
         pending = {tp for tp in tps if await consumer.position(tp) < end[tp]}
         consumer.pause(*(set(tps) - pending))
         while pending:
-            batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=max_records)
-            # Whole batches, not cut at `end`: Tansu 0.6 answers ListOffsets(latest) with the
-            # last record batch's base offset + 1, not the high watermark, so `end` may point
-            # inside the last batch. Records appended after the start may come along; the
-            # tracking table makes them harmless (the live ledger projects them the same way).
-            records = raw_records(batches)
+            # Everything fetched, never a `max_records` cut: Tansu 0.6 answers
+            # ListOffsets(latest) with the last record batch's base offset + 1, not the high
+            # watermark, so `end` may point inside the last batch, and a reader cut inside that
+            # batch would pass `end` and drop the batch's tail. Records appended after the
+            # start may come along; the tracking table makes them harmless (the live ledger
+            # projects them the same way).
+            records = raw_records(await consumer.getmany(*pending, timeout_ms=1000))
             for tp in list(pending):
                 if await consumer.position(tp) >= end[tp]:
                     pending.discard(tp)
                     consumer.pause(tp)
-            if records:
-                yield records
+            for start in range(0, len(records), max_records):
+                yield records[start : start + max_records]
     finally:
         await consumer.stop()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -54,16 +54,39 @@ async def producer(settings: Settings) -> AsyncIterator[tuple[ArtifactStore, Eve
         await broker.stop()
 
 
+async def log_end(settings: Settings, topics: Sequence[str]) -> dict[TopicPartition, int]:
+    """The offset after each partition's last record, read from the log itself.
+
+    Tansu 0.6 answers ListOffsets(latest) with the last record batch's base offset + 1 (see
+    ledger/rebuild.py), which falls short when that batch holds several records; waiting for a
+    reader to commit that offset would stop it inside the batch."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        end = dict(await consumer.end_offsets(tps))
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, max(end[tp] - 1, 0))
+        while batches := await consumer.getmany(timeout_ms=1000):
+            for tp, records in batches.items():
+                end[tp] = max(end[tp], records[-1].offset + 1)
+        return end
+    finally:
+        await consumer.stop()
+
+
 async def drained(settings: Settings, group_id: str, topic: str, within_s: float = 60.0) -> None:
-    """Wait until `group_id` has committed every partition of `topic` up to its current end."""
+    """Wait until `group_id` has committed every record of `topic` (as of the call)."""
+    end = await log_end(settings, [topic])
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, group_id=group_id, enable_auto_commit=False
     )
     await consumer.start()  # never subscribes: it only reads the group's committed offsets
     try:
-        await consumer.topics()
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        end = await consumer.end_offsets(tps)
         deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
             committed = [await consumer.committed(tp) or 0 for tp in end]

@@ -25,7 +25,7 @@ from tests.integration.pipeline import (
     producer,
     running_stage,
 )
-from tests.integration.test_ledger_kafka import consume_to, end_offsets
+from tests.integration.test_ledger_kafka import assert_same, consume_to, end_offsets
 
 pytestmark = pytest.mark.integration
 JOBS = 20
@@ -83,4 +83,4 @@ async def test_twenty_render_jobs_project_once_and_rebuild_equals_live(
     # The session's broker is shared (see test_ledger_kafka): this test's jobs are compared.
     await rebuild(stack, engine=engine)
     async with AsyncSession(engine) as session:
-        assert await queries.snapshot(session, job_ids=own) == live
+        assert_same(await queries.snapshot(session, job_ids=own), live)
