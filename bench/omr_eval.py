@@ -9,7 +9,8 @@ PDF and run through the production transform. Per page it reports note F1 on
   * pitch+onset: (MIDI pitch, onset in quarters from the page's first bar),
   * pitch+bar position: (MIDI pitch, bar index on the page, onset within the bar),
   * pitch sequence: longest common subsequence of the onset-ordered pitch sequences,
-with and without rhythm repair, plus the page's CPU seconds (all threads) and peak RSS; and per
+with and without rhythm repair, the error classes of the notes it misses (`error_classes`),
+plus the page's CPU seconds (all threads) and peak RSS; and per
 document the field's Musical Correction Rate (`mcr-metric`: 0 = perfect, 1 = retype it all)
 of the MusicXML Étude writes for the IR against the piece's own MusicXML, with the reference's
 slurs and articulations and without them (the IR carries neither, so MCR with them charges
@@ -213,6 +214,58 @@ def page_metrics(pred: list[TruthNote], truth: list[TruthNote]) -> dict[str, flo
     }
 
 
+ERROR_CLASSES = ("onset", "pitch_near", "pitch_octave", "pitch_far", "missed", "extra")
+
+
+def error_classes(pred: list[TruthNote], truth: list[TruthNote]) -> dict[str, int]:
+    """Where the notes that miss pitch+onset go wrong, one class per true note (or extra).
+
+    After the exact (pitch, onset) matches, in this order: at the same onset, one or two
+    semitones off is `pitch_near` (an accidental, or one staff step); in the same bar, the
+    same pitch elsewhere is an `onset` error (nearest onsets first); at the same onset,
+    whole octaves off is `pitch_octave` (an ottava, a ledger-line count) and anything else
+    `pitch_far` (a clef or a staff misread); what is left is `missed` (true) or `extra`
+    (predicted). A heuristic attribution, not an alignment: counts to read a page's limits.
+    """
+    left_t = Counter((n.midi, n.bar, n.in_bar) for n in truth)
+    left_p = Counter((n.midi, n.bar, n.in_bar) for n in pred)
+    exact = left_t & left_p
+    left_t, left_p = left_t - exact, left_p - exact
+    out = dict.fromkeys(ERROR_CLASSES, 0)
+
+    def pair(same: Any, cost: Any, within: float = float("inf")) -> list[tuple[Any, Any]]:
+        cands = sorted(
+            (
+                (cost(t, p), t, p)
+                for t in left_t
+                for p in left_p
+                if same(t) == same(p) and cost(t, p) <= within
+            ),
+            key=lambda c: (c[0], repr(c[1]), repr(c[2])),
+        )
+        pairs = []
+        for _c, t, p in cands:
+            while left_t[t] > 0 and left_p[p] > 0:
+                left_t[t] -= 1
+                left_p[p] -= 1
+                pairs.append((t, p))
+        return pairs
+
+    def when(n: Any) -> Any:
+        return n[1:]
+
+    def pitch_gap(t: Any, p: Any) -> int:
+        return int(abs(t[0] - p[0]))
+
+    out["pitch_near"] = len(pair(when, pitch_gap, within=2))
+    out["onset"] = len(pair(lambda n: n[:2], lambda t, p: abs(t[2] - p[2])))
+    for t, p in pair(when, pitch_gap):
+        out["pitch_octave" if pitch_gap(t, p) % 12 == 0 else "pitch_far"] += 1
+    out["missed"] = sum(left_t.values())
+    out["extra"] = sum(left_p.values())
+    return out
+
+
 def predicted_by_page(ir: Any, page: int) -> list[TruthNote]:
     bars = [m for m in ir.measures if m.provenance is not None and m.provenance.page == page]
     if not bars:
@@ -309,6 +362,7 @@ def run_document(
     for i in range(len(pages)):
         raw = page_metrics(predicted_by_page(raw_ir, i + 1), truth[i])
         fixed = page_metrics(predicted_by_page(fixed_ir, i + 1), truth[i])
+        errors = error_classes(predicted_by_page(fixed_ir, i + 1), truth[i])
         rows.append(
             {
                 "piece": name,
@@ -319,6 +373,7 @@ def run_document(
                 "meter_read": str(meters[i]) if meters[i] is not None else None,
                 **{f"{k}": v for k, v in fixed.items()},
                 "f1_pitch_onset_unrepaired": raw["f1_pitch_onset"],
+                "errors": errors,
                 **costs[i],
                 **doc,
             }
@@ -389,6 +444,15 @@ def main() -> None:
                 f"cpu_s {np.mean([r['cpu_s'] for r in sel]):.1f} "
                 f"max_rss_mb {max(r['peak_rss_mb'] for r in sel):.0f}"
             )
+    print(
+        f"\n{'error classes':20} {'cond':9} {'pg':>2} "
+        + " ".join(f"{c:>12}" for c in ERROR_CLASSES)
+    )
+    for r in ok:
+        print(
+            f"{r['piece']:20} {r['condition']:9} {r['page']:>2} "
+            + " ".join(f"{r['errors'][c]:>12}" for c in ERROR_CLASSES)
+        )
     docs = [r for r in ok if r["page"] == 1 and "doc_mcr" in r]
     if docs:
         print(f"\n{'piece (document)':20} {'cond':9} {'MCR':>6} {'MCR-sa':>6} {'contentF1':>9}")

@@ -50,3 +50,38 @@ def test_a_perfect_reading_scores_near_zero_and_a_lossy_one_worse(
     lossy = omr_eval.document_mcr(ir.model_copy(update={"notes": kept}), reference)
     assert lossy["doc_mcr_no_slurs_articulations"] > perfect["doc_mcr_no_slurs_articulations"] + 0.1
     assert lossy["doc_mcr_content_f1"] < perfect["doc_mcr_content_f1"] - 0.1
+
+
+def test_error_classes_name_each_kind_of_miss_once(omr_eval: ModuleType) -> None:
+    from fractions import Fraction as F  # noqa: N817
+
+    def n(midi: int, bar: int, in_bar: F) -> object:
+        return omr_eval.TruthNote(midi, bar, in_bar, bar * 4 + in_bar)
+
+    truth = [
+        n(60, 0, F(0)),  # read right
+        n(62, 0, F(1)),  # read a beat late
+        n(64, 0, F(2)),  # read a semitone high (an accidental)
+        n(65, 0, F(3)),  # read an octave low
+        n(67, 1, F(0)),  # read a tenth low (a clef)
+        n(69, 1, F(1)),  # not read
+        n(69, 1, F(1)),  # a unison: read once
+    ]
+    pred = [
+        n(60, 0, F(0)),
+        n(62, 0, F(2)),
+        n(65, 0, F(2)),
+        n(53, 0, F(3)),
+        n(51, 1, F(0)),
+        n(69, 1, F(1)),
+        n(72, 1, F(3)),  # nothing there
+        n(62, 2, F(0)),  # a note of another bar's pitch: not an onset error across bars
+    ]
+    assert omr_eval.error_classes(pred, truth) == {
+        "onset": 1,
+        "pitch_near": 1,
+        "pitch_octave": 1,
+        "pitch_far": 1,
+        "missed": 1,
+        "extra": 2,
+    }
