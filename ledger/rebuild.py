@@ -77,18 +77,19 @@ async def read_log(
         consumer.assign(tps)
         end = await consumer.end_offsets(tps)
         await consumer.seek_to_beginning(*tps)
-        pending = {tp for tp in tps if await consumer.position(tp) < end[tp]}
-        consumer.pause(*(set(tps) - pending))
+        pending = set(tps)
         while pending:
-            # Everything fetched, never a `max_records` cut: Tansu 0.6 answers
+            # Everything fetched, never a `max_records` cut, and a partition is done only
+            # once it is past `end` *and* a fetch found nothing more in it: Tansu 0.6 answers
             # ListOffsets(latest) with the last record batch's base offset + 1, not the high
-            # watermark, so `end` may point inside the last batch, and a reader cut inside that
-            # batch would pass `end` and drop the batch's tail. Records appended after the
-            # start may come along; the tracking table makes them harmless (the live ledger
-            # projects them the same way).
-            records = raw_records(await consumer.getmany(*pending, timeout_ms=1000))
+            # watermark, and has been seen answering short by several batches, so `end` alone
+            # would drop a partition's tail. Records appended after the start may come along;
+            # the tracking table makes them harmless (the live ledger projects them the same
+            # way).
+            batches = await consumer.getmany(*pending, timeout_ms=1000)
+            records = raw_records(batches)
             for tp in list(pending):
-                if await consumer.position(tp) >= end[tp]:
+                if not batches.get(tp) and await consumer.position(tp) >= end[tp]:
                     pending.discard(tp)
                     consumer.pause(tp)
             for start in range(0, len(records), max_records):
