@@ -361,8 +361,9 @@ def run_document(
     rows = []
     for i in range(len(pages)):
         raw = page_metrics(predicted_by_page(raw_ir, i + 1), truth[i])
-        fixed = page_metrics(predicted_by_page(fixed_ir, i + 1), truth[i])
-        errors = error_classes(predicted_by_page(fixed_ir, i + 1), truth[i])
+        predicted = predicted_by_page(fixed_ir, i + 1)
+        fixed = page_metrics(predicted, truth[i])
+        errors = error_classes(predicted, truth[i])
         rows.append(
             {
                 "piece": name,

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from etude.log_reading import batches_to_end
 from etude.logging import get_logger
 from etude.settings import Settings
 from ledger.consumer import MAX_RECORDS, BatchProjector, raw_records
@@ -75,23 +76,11 @@ async def read_log(
         if not tps:
             return
         consumer.assign(tps)
-        end = await consumer.end_offsets(tps)
         await consumer.seek_to_beginning(*tps)
-        pending = set(tps)
-        while pending:
-            # Everything fetched, never a `max_records` cut, and a partition is done only
-            # once it is past `end` *and* a fetch found nothing more in it: Tansu 0.6 answers
-            # ListOffsets(latest) with the last record batch's base offset + 1, not the high
-            # watermark, and has been seen answering short by several batches, so `end` alone
-            # would drop a partition's tail. Records appended after the start may come along;
-            # the tracking table makes them harmless (the live ledger projects them the same
-            # way).
-            batches = await consumer.getmany(*pending, timeout_ms=1000)
+        # Records appended after the start may come along; the tracking table makes them
+        # harmless (the live ledger projects them the same way).
+        async for batches in batches_to_end(consumer, tps):
             records = raw_records(batches)
-            for tp in list(pending):
-                if not batches.get(tp) and await consumer.position(tp) >= end[tp]:
-                    pending.discard(tp)
-                    consumer.pause(tp)
             for start in range(0, len(records), max_records):
                 yield records[start : start + max_records]
     finally:

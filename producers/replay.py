@@ -15,6 +15,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from etude.broker import EventPublisher, make_broker
+from etude.log_reading import batches_to_end
 from etude.logging import get_logger
 from etude.settings import Settings
 from etude.stage import Delivery, Processed, Rejected, RetryPolicy, Skipped, StageRuntime, StageSpec
@@ -72,26 +73,18 @@ async def replay_stage(
             TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
         for tp, offset in (await _start_offsets(consumer, partitions, since)).items():
             consumer.seek(tp, offset)
-        pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
         async with open_store(settings) as store:
             runtime = StageRuntime(
                 spec, store, EventPublisher(broker), RetryPolicy.from_settings(settings)
             )
-            while pending:
-                batch = await consumer.getmany(*pending, timeout_ms=1000)
-                # Whole batches, even past the end offset taken at start: Tansu reports a
-                # partition's end as its last batch's base offset + 1, so stopping at it would
-                # drop records; any appended since are harmless (processing is idempotent).
+            # Any records appended since the start come along: processing is idempotent.
+            async for batch in batches_to_end(consumer, partitions):
                 for tp, records in batch.items():
                     for rec in records:
                         delivery = Delivery(tp.topic, tp.partition, rec.offset)
                         report.add(await runtime.handle(rec.value, delivery))
-                for tp in list(pending):
-                    if await consumer.position(tp) >= ends[tp]:
-                        pending.discard(tp)
     finally:
         await broker.stop()
         await consumer.stop()
