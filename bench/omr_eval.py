@@ -343,7 +343,13 @@ def run_document(
         if condition == "oracle":
             override = oracle_maps(svgs[i - 1], rec.oemer_size(gray.shape[1], gray.shape[0]))
         result = rec.recognize_page(model, gray, page=i, maps=override)
-        page = tf.musicxml_to_page(result.musicxml, result.notes, page=i, rest_boxes=result.rests)
+        page = tf.musicxml_to_page(
+            result.musicxml,
+            result.notes,
+            page=i,
+            rest_boxes=result.rests,
+            triplet_marks=result.triplets,
+        )
         costs.append(
             {
                 "cpu_s": round(time.process_time() - c0 + raster_cpu, 2),

@@ -38,7 +38,7 @@ def _timed(bgr: np.ndarray, maps: rec.PageMaps, fast: bool) -> tuple[bytes, floa
     c0 = time.process_time()
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        xml, _, _ = rec._oemer_extract(bgr.copy(), maps, fast=fast)
+        xml, *_ = rec._oemer_extract(bgr.copy(), maps, fast=fast)
     return xml, time.process_time() - c0
 
 

@@ -33,6 +33,8 @@ from consumers.omr.meter import Meter, read_meter, templates, without_staff_line
 from consumers.omr.segnet.infer import load_weights, predict
 from consumers.omr.segnet.model import SegNet
 from consumers.omr.synth.labels import OEMER_PIXELS
+from consumers.omr.tuplets import find_triplet_marks
+from consumers.omr.tuplets import templates as digit_templates
 from etude.errors import BadInputError
 
 # oemer keeps its intermediate results in module globals: one page at a time per process.
@@ -81,6 +83,8 @@ class PageResult:
     width: int = 0
     height: int = 0
     meter: Meter | None = None  # the time signature printed at the first system, if read
+    # centres (x, y as fractions of the page) of the triplet "3"s printed on it
+    triplets: list[tuple[float, float]] = field(default_factory=list)
 
 
 def label_maps(label: NDArray[np.uint8]) -> PageMaps:
@@ -253,6 +257,7 @@ def warm_up() -> None:
     signature and clef templates once, not per page."""
     templates()
     clef_templates()
+    digit_templates()
     import oemer.build_system
     import oemer.dewarp
     import oemer.note_group_extraction
@@ -269,7 +274,7 @@ def _oemer_extract(
     fast: bool = True,
     check_clefs: bool = True,
     turn_page: bool = True,
-) -> tuple[bytes, Any, float]:
+) -> tuple[bytes, Any, float, list[tuple[float, float]]]:
     """oemer.ete.extract from its "Load the original image" step on, maps given in memory.
 
     `fast` swaps in `oemer_fast`'s output-identical versions of oemer's six slowest functions
@@ -279,7 +284,8 @@ def _oemer_extract(
     it breaks (`oemer_rules.py`: where keys change, how far an accidental holds). Also
     returns the angle the page was turned by before oemer read it (`deskew.py`): oemer's
     boxes are in the turned page. `turn_page` False leaves a page that is not level to
-    oemer's own dewarp alone."""
+    oemer's own dewarp alone. And, with `check_clefs`, the triplet marks on the turned page
+    (`tuplets.py`, pixel centres)."""
     with (
         oemer_fast.patched() if fast else contextlib.nullcontext(),
         oemer_rules.patched() if check_clefs else contextlib.nullcontext(),
@@ -293,7 +299,7 @@ def _oemer_stages(
     deskew: bool | None,
     check_clefs: bool,
     turn_page: bool = True,
-) -> tuple[bytes, Any, float]:
+) -> tuple[bytes, Any, float, list[tuple[float, float]]]:
     from oemer import layers
     from oemer.build_system import MusicXMLBuilder
     from oemer.dewarp import dewarp, estimate_coords
@@ -350,6 +356,7 @@ def _oemer_stages(
     layers.register_layer("note_groups", np.array(groups))
     layers.register_layer("group_map", group_map)
     barlines, clefs, sfns, rests = symbol_extract()
+    marks: list[tuple[float, float]] = []
     if check_clefs:
         gray = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
         no_lines = without_staff_lines(ink_mask(gray), staff)
@@ -359,6 +366,8 @@ def _oemer_stages(
         barlines = barlines + find_missing_barlines(
             barlines, staffs, no_lines, not_bars, notehead > 0
         )
+        space = float(np.median([st.unit_size for st in np.asarray(staffs).reshape(-1)]))
+        marks = [(x, y) for x, y, *_ in find_triplet_marks(no_lines, space, notehead > 0)]
     layers.register_layer("barlines", np.array(barlines))
     layers.register_layer("clefs", np.array(clefs))
     layers.register_layer("sfns", np.array(sfns))
@@ -366,7 +375,7 @@ def _oemer_stages(
     rhythm_extract()
     builder = MusicXMLBuilder(title="page")
     builder.build()
-    return builder.to_musicxml(), builder, degrees
+    return builder.to_musicxml(), builder, degrees, marks
 
 
 def _box(
@@ -421,6 +430,19 @@ def _note_boxes(
     return notes, rests
 
 
+def _on_page(
+    points: list[tuple[float, float]], width: int, height: int, degrees: float
+) -> list[tuple[float, float]]:
+    """Points of the turned page (pixels) on the page as scanned, as page fractions."""
+    turned = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    back = np.asarray(cv2.invertAffineTransform(turned), dtype=np.float64)
+    out = []
+    for x, y in points:
+        bx, by = back @ np.array([x, y, 1.0])
+        out.append((float(bx) / width, float(by) / height))
+    return out
+
+
 def recognize_page(
     model: OmrModel,
     gray_page: NDArray[np.uint8],
@@ -443,7 +465,7 @@ def recognize_page(
         warnings.simplefilter("ignore")
         try:
             try:
-                xml, builder, degrees = _oemer_extract(bgr, maps)
+                xml, builder, degrees, marks = _oemer_extract(bgr, maps)
             except BadInputError:
                 raise
             except Exception:
@@ -451,12 +473,21 @@ def recognize_page(
                     raise
                 # oemer's staff-line extraction asserts on some layouts; a page it fails to
                 # read turned back may still read through its own dewarp
-                xml, builder, degrees = _oemer_extract(bgr, maps, turn_page=False)
+                xml, builder, degrees, marks = _oemer_extract(bgr, maps, turn_page=False)
             boxes, rest_boxes = _note_boxes(builder, maps, w, h, degrees)
+            triplets = _on_page(marks, w, h, degrees)
         except BadInputError:
             raise
         except Exception as exc:  # oemer asserts and indexes its way through odd pages
             raise BadInputError(
                 f"page {page}: the music could not be read ({type(exc).__name__}: {exc})"
             ) from exc
-    return PageResult(musicxml=xml, notes=boxes, rests=rest_boxes, width=w, height=h, meter=meter)
+    return PageResult(
+        musicxml=xml,
+        notes=boxes,
+        rests=rest_boxes,
+        width=w,
+        height=h,
+        meter=meter,
+        triplets=triplets,
+    )

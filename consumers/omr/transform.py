@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from consumers.omr.meter import Meter
 from consumers.omr.onsets import Sound, solve_onsets
 from consumers.omr.recognize import NoteBox, OmrModel, load_model, recognize_page
+from consumers.omr.tuplets import Head, triplet_groups
 from etude.errors import BadInputError
 from schemas.ir import (
     BBox,
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 # Bump when the output for the same PDF and model can change (the ledger keys results on it).
-OMR_TRANSFORM_VERSION: Final = "omr-5"
+OMR_TRANSFORM_VERSION: Final = "omr-6"
 MAX_DPI: Final = 600
 # A poster-sized page at 300 dpi would be hundreds of MB; oemer works at ~3.7 MP anyway.
 MAX_PAGE_PIXELS: Final = 40_000_000
@@ -109,6 +110,8 @@ class PageScore:
     key_fifths: dict[int, int] = field(default_factory=dict)  # measure index → fifths
     systems: dict[int, int] = field(default_factory=dict)  # measure index → system on page
     measure_boxes: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
+    # centres (x, y, page fractions) of the triplet "3"s printed on the page
+    triplet_marks: list[tuple[float, float]] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,7 +186,11 @@ def _tag_notes(xml: bytes) -> bytes:
 
 
 def musicxml_to_page(
-    xml: bytes, boxes: list[NoteBox], page: int, rest_boxes: Sequence[NoteBox | None] = ()
+    xml: bytes,
+    boxes: list[NoteBox],
+    page: int,
+    rest_boxes: Sequence[NoteBox | None] = (),
+    triplet_marks: Sequence[tuple[float, float]] = (),
 ) -> PageScore:
     """oemer's MusicXML for one page → RawNotes (music21 does the MusicXML reading)."""
     from music21 import chord, converter, key, note, stream
@@ -278,6 +285,7 @@ def musicxml_to_page(
         key_fifths=key_fifths,
         systems=systems,
         measure_boxes=measure_boxes,
+        triplet_marks=list(triplet_marks),
     )
 
 
@@ -549,6 +557,26 @@ def _repair_by_voices(notes: list[RawNote], bar: Fraction) -> list[RawNote]:
     return out
 
 
+def with_triplets(page: PageScore) -> PageScore:
+    """The notes under each triplet mark printed on the page (`tuplets.triplet_groups`) take
+    two thirds of the value they were printed with (oemer reads no tuplet numbers)."""
+    if not page.triplet_marks:
+        return page
+    sounding = [i for i, n in enumerate(page.notes) if not n.is_rest and n.box is not None]
+    heads = []
+    for i in sounding:
+        n = page.notes[i]
+        assert n.box is not None
+        x, y, w, h = n.box.bbox
+        heads.append(Head(x + w / 2, y + h / 2, w, h, (n.measure, n.staff), n.duration))
+    notes = list(page.notes)
+    for group, value in triplet_groups(page.triplet_marks, heads):
+        for k in group:
+            i = sounding[k]
+            notes[i] = replace(notes[i], duration=value * Fraction(2, 3))
+    return replace(page, notes=notes)
+
+
 def repair_rhythm(page: PageScore, bar: Fraction) -> PageScore:
     """Make every measure fit its bar length, keeping each note's voice.
 
@@ -558,7 +586,7 @@ def repair_rhythm(page: PageScore, bar: Fraction) -> PageScore:
     preferred); bars that fall short keep their onsets (the rest is silence).
     """
     by_measure: dict[int, list[RawNote]] = defaultdict(list)
-    for n in page.notes:
+    for n in with_triplets(page).notes:
         by_measure[n.measure].append(n)
     out: list[RawNote] = []
     for _m, notes in sorted(by_measure.items()):
@@ -713,7 +741,13 @@ def recognize_pdf(
             unread.append(UnreadPage(page=i, reason=str(exc)))
             continue
         pages.append(
-            musicxml_to_page(result.musicxml, result.notes, page=i, rest_boxes=result.rests)
+            musicxml_to_page(
+                result.musicxml,
+                result.notes,
+                page=i,
+                rest_boxes=result.rests,
+                triplet_marks=result.triplets,
+            )
         )
         meters.append(result.meter)
     if not any(n for pg in pages for n in pg.notes if not n.is_rest):

@@ -40,7 +40,7 @@ def _extract(image: np.ndarray, label: np.ndarray, fast: bool) -> bytes:
     bgr = np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        xml, _, _ = rec._oemer_extract(bgr, maps, fast=fast)
+        xml, *_ = rec._oemer_extract(bgr, maps, fast=fast)
     return xml
 
 

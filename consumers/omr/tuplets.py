@@ -1,0 +1,254 @@
+"""Triplet marks: the small "3" printed over or under a group of notes.
+
+oemer reads no tuplet numbers, so the three sixteenths of a sixteenth triplet come out as
+three plain sixteenths (3/4 of a quarter where the bar has 1/2) and the rhythm solver has
+no choice but to stretch or shift the notes around them: on the held-out Clara Schumann page
+most of the onsets that stay wrong with the true maps are triplets. Guessing triplets from
+the bar's arithmetic alone invents them on misread bars (it cost more than it won on the
+held-out pages), so a triplet needs its printed evidence: this module finds the marks on the
+page and `transform` gives the notes under each one two thirds of their value.
+
+A mark is a connected piece of ink (staff lines removed) of a digit's size relative to the
+staff spacing, which, resampled to a template's size, correlates with the tuplet "3" verovio
+engraves in each training font clearly better than with the other tuplet digits. The
+thresholds were chosen on synthetic pages of the training corpus (`bench/omr_tuplets.py`),
+never on the held-out pages.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from typing import Final
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+# Tuplet numbers verovio draws for these digits; "3" is what is looked for, the others are
+# what a "3" must beat (a 5 or a 6 is another tuplet, and the 8 of an octave clef).
+DIGITS: Final = (3, 2, 5, 6, 7, 8)
+# Template size: rows of the normalised glyph.
+NORM_H: Final = 24
+# A mark's height in staff spaces (verovio's fonts span 1.3 to 1.9) and its width / height.
+HEIGHT_SPACES: Final = (0.9, 2.4)
+ASPECT: Final = (0.45, 1.15)
+# Correlation with the best "3" template, and its lead over the best other digit.
+MIN_SCORE: Final = 0.72
+MARGIN: Final = 0.05
+# A mark's group: the nearest head within this many head widths across and head heights up
+# or down (a stem, the beams and the gap above them), its column under the mark within
+# MARK_OFF_CENTRE head widths, and the gaps to the columns either side within EVEN_SPACING
+# of each other.
+GROUP_REACH: Final = (4.0, 9.0)
+MARK_OFF_CENTRE: Final = 0.6
+EVEN_SPACING: Final = 1.8
+
+
+@dataclass(frozen=True)
+class DigitTemplate:
+    digit: int
+    font: str
+    image: NDArray[np.float32]  # NORM_H rows, blurred ink
+    height_spaces: float
+
+
+def _mei(digit: int) -> str:
+    from consumers.omr.synth.render import mei_document
+
+    notes = "".join(f'<note pname="{p}" oct="5" dur="8"/>' for p in "cdefgabcdefg"[: max(digit, 2)])
+    return mei_document(
+        '<scoreDef meter.count="4" meter.unit="4"><staffGrp><staffDef n="1" lines="5" '
+        'clef.shape="G" clef.line="2"/></staffGrp></scoreDef>',
+        f'<measure n="1"><staff n="1"><layer n="1"><tuplet num="{digit}" numbase="2" '
+        'num.visible="true" bracket.visible="false" num.place="above">'
+        f"<beam>{notes}</beam></tuplet></layer></staff></measure>",
+    )
+
+
+def normalise(mask: NDArray[np.bool_] | NDArray[np.float32], width: int) -> NDArray[np.float32]:
+    """A glyph crop resampled to NORM_H rows and `width` columns, blurred a little."""
+    out = cv2.resize(mask.astype(np.float32), (width, NORM_H), interpolation=cv2.INTER_AREA)
+    return np.asarray(cv2.GaussianBlur(out, (0, 0), 0.8), dtype=np.float32)
+
+
+def _template(digit: int, font: str) -> DigitTemplate | None:
+    from consumers.omr.meter import find_staves
+    from consumers.omr.synth import labels as lc
+    from consumers.omr.synth import render
+
+    opts = render.EngraveOptions(font=font, page_width=1400, page_height=400, header=False)
+    pages = render.engrave(_mei(digit), opts)
+    if not pages:
+        return None
+    root = ET.fromstring(pages[0])
+    width, height = render.target_size(*render.svg_size(root), pixels=600_000)
+    drawn = render.leaves(root)
+    lines = render.draw_only(root, drawn, lambda _el, c: c == lc.STAFF_LINE, width, height)
+    staves = find_staves(lines.astype(np.uint8))
+    in_num = {
+        id(el)
+        for g in root.iter(f"{{{render.SVG_NS}}}g")
+        if "tupletNum" in g.attrib.get("class", "").split()
+        for el in g.iter()
+    }
+    glyph = render.draw_only(root, drawn, lambda el, _c: id(el) in in_num, width, height)
+    if not staves or not glyph.any():
+        return None
+    rows, cols = np.flatnonzero(glyph.any(axis=1)), np.flatnonzero(glyph.any(axis=0))
+    crop = glyph[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    w = max(4, round(NORM_H * crop.shape[1] / crop.shape[0]))
+    return DigitTemplate(digit, font, normalise(crop, w), crop.shape[0] / staves[0].space)
+
+
+@lru_cache(maxsize=1)
+def templates() -> tuple[DigitTemplate, ...]:
+    """Each digit's tuplet number in every training font (30 small pages, once)."""
+    from consumers.omr.synth.render import FONTS
+
+    out = (_template(d, f) for d in DIGITS for f in FONTS)
+    return tuple(t for t in out if t is not None)
+
+
+def digit_scores(crop: NDArray[np.bool_]) -> dict[int, float]:
+    """Best correlation of a glyph crop with each digit's templates (any font)."""
+    scores = dict.fromkeys(DIGITS, 0.0)
+    for t in templates():
+        tw = t.image.shape[1]
+        cand = np.pad(normalise(crop, tw), 2)
+        res = cv2.matchTemplate(cand, t.image, cv2.TM_CCOEFF_NORMED)
+        best = float(np.nanmax(res)) if res.size else 0.0
+        if np.isfinite(best):
+            scores[t.digit] = max(scores[t.digit], best)
+    return scores
+
+
+def find_triplet_marks(
+    no_lines: NDArray[np.bool_],
+    space: float,
+    not_marks: NDArray[np.bool_] | None = None,
+    min_score: float = MIN_SCORE,
+    margin: float = MARGIN,
+) -> list[tuple[float, float, float, float]]:
+    """Centres (x, y, in pixels) of the "3"s printed on a page, with their score and their
+    lead over the best other digit.
+
+    `no_lines`: the page's ink without its staff lines; `space`: the staff spacing in pixels;
+    `not_marks`: pixels that belong to something known (noteheads): a piece of ink mostly on
+    them is no digit."""
+    if space <= 0:
+        return []
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(
+        no_lines.astype(np.uint8), connectivity=8
+    )
+    out: list[tuple[float, float, float, float]] = []
+    lo, hi = HEIGHT_SPACES[0] * space, HEIGHT_SPACES[1] * space
+    for k in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[k])
+        if not lo <= h <= hi or not ASPECT[0] <= w / h <= ASPECT[1]:
+            continue
+        crop = labels[y : y + h, x : x + w] == k
+        if area < 0.15 * w * h:  # a stroke or an outline, not a digit's ink
+            continue
+        if not_marks is not None and not_marks[y : y + h, x : x + w][crop].mean() > 0.3:
+            continue
+        scores = digit_scores(crop)
+        other = max(v for d, v in scores.items() if d != 3)
+        if scores[3] >= min_score and scores[3] - other >= margin:
+            out.append((x + w / 2, y + h / 2, scores[3], scores[3] - other))
+    return out
+
+
+@dataclass(frozen=True)
+class Head:
+    """What `triplet_groups` needs of a notehead: its box (any unit, page axes), which staff
+    of which bar it is in, and the value read."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    where: tuple[int, int]  # (bar, staff)
+    value: Fraction
+
+
+def _columns(heads: list[tuple[int, Head]], reach: float) -> list[list[tuple[int, Head]]]:
+    order = sorted(heads, key=lambda ih: ih[1].x)
+    cols: list[list[tuple[int, Head]]] = []
+    for ih in order:
+        if cols and ih[1].x - cols[-1][-1][1].x <= reach:
+            cols[-1].append(ih)
+        else:
+            cols.append([ih])
+    return cols
+
+
+def triplet_groups(
+    marks: list[tuple[float, float]], heads: list[Head]
+) -> list[tuple[list[int], Fraction]]:
+    """The heads (indices) each triplet mark stands for, and the value they were printed with
+    (`group_value`): three note columns of one staff in one bar, evenly spaced, the middle
+    one under (or over) the mark, the mark beyond their heads. The staves near the mark are
+    tried nearest first (a mark under a stem-down group can stand closer to the next staff's
+    heads than to its own). A mark that fits no such group (a triplet holding a rest or a
+    longer note) is left out: a wrong triplet costs as much as a missed one."""
+    if not heads:
+        return []
+    hw = float(np.median([h.w for h in heads]))
+    hh = float(np.median([h.h for h in heads]))
+    if hw <= 0 or hh <= 0:
+        return []
+    taken: set[int] = set()
+    out: list[tuple[list[int], Fraction]] = []
+    for mx, my in marks:
+        near = sorted(
+            (float(np.hypot((h.x - mx) / hw, (h.y - my) / hh)), i)
+            for i, h in enumerate(heads)
+            if abs(h.x - mx) <= GROUP_REACH[0] * hw and abs(h.y - my) <= GROUP_REACH[1] * hh
+        )
+        staves = list(dict.fromkeys(heads[i].where for _d, i in near))
+        for where in staves:
+            found = _group_at(mx, my, [(i, h) for i, h in enumerate(heads) if h.where == where], hw)
+            if found is None:
+                continue
+            ids, value = found
+            if not taken.intersection(ids):
+                taken.update(ids)
+                out.append((ids, value))
+            break
+    return out
+
+
+def _group_at(
+    mx: float, my: float, staff_heads: list[tuple[int, Head]], hw: float
+) -> tuple[list[int], Fraction] | None:
+    """The triplet group of one staff's bar a mark at (mx, my) stands for, if any."""
+    cols = _columns(staff_heads, 0.8 * hw)
+    centres = [float(np.mean([h.x for _i, h in col])) for col in cols]
+    c = int(np.argmin([abs(x - mx) for x in centres]))
+    if c == 0 or c + 1 >= len(cols) or abs(centres[c] - mx) > MARK_OFF_CENTRE * hw:
+        return None
+    left, right = centres[c] - centres[c - 1], centres[c + 1] - centres[c]
+    if min(left, right) <= 0 or max(left, right) > EVEN_SPACING * min(left, right):
+        return None
+    value = group_value(cols[c - 1 : c + 2])
+    if value is None:
+        return None
+    group = [h for col in cols[c - 1 : c + 2] for _i, h in col]
+    if min(h.y - h.h / 2 for h in group) <= my <= max(h.y + h.h / 2 for h in group):
+        return None  # a mark stands beyond the beam, not among the heads
+    return sorted(i for col in cols[c - 1 : c + 2] for i, _h in col), value
+
+
+def group_value(cols: list[list[tuple[int, Head]]]) -> Fraction | None:
+    """The value the notes of a triplet group were printed with: the one read in at least two
+    of its three columns (oemer misreads a beamed note's value now and then, and the group's
+    notes share one), at most an eighth (a beamed group); None if the columns disagree."""
+    per_col = [Counter(h.value for _i, h in col).most_common(1)[0][0] for col in cols]
+    value, count = Counter(per_col).most_common(1)[0]
+    if count < 2 or value > Fraction(1, 2):
+        return None
+    return value

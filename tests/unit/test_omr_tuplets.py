@@ -1,0 +1,146 @@
+"""Triplet marks: the printed "3" is found on an engraved staff, and each mark gives two thirds
+of their value to the three notes it stands over, and to nothing else."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from consumers.omr import tuplets
+from consumers.omr.meter import find_staves, without_staff_lines
+from consumers.omr.recognize import NoteBox, ink_mask
+from consumers.omr.synth import labels as lc
+from consumers.omr.synth import render
+from consumers.omr.transform import PageScore, RawNote, repair_rhythm, with_triplets
+from consumers.omr.tuplets import Head, triplet_groups
+
+MEI_BAR = (
+    '<measure n="1"><staff n="1"><layer n="1">'
+    '<beam><note pname="c" oct="5" dur="16"/><note pname="d" oct="5" dur="16"/>'
+    '<note pname="e" oct="5" dur="16"/><note pname="f" oct="5" dur="16"/></beam>'
+    '<tuplet num="3" numbase="2" num.visible="true" bracket.visible="false">'
+    '<beam><note pname="g" oct="4" dur="8"/><note pname="a" oct="4" dur="8"/>'
+    '<note pname="b" oct="4" dur="8"/></beam></tuplet>'
+    '<note pname="c" oct="5" dur="2"/></layer></staff></measure>'
+)
+
+
+def _page(font: str) -> tuple[np.ndarray, float, np.ndarray]:
+    mei = render.mei_document(
+        '<scoreDef meter.count="4" meter.unit="4"><staffGrp><staffDef n="1" lines="5" '
+        'clef.shape="G" clef.line="2"/></staffGrp></scoreDef>',
+        MEI_BAR,
+    )
+    svg = render.engrave(mei, render.EngraveOptions(font=font, scale=90))[0]
+    image, label = render.render_page(svg)
+    staff3, seg4 = lc.unpack(label)
+    staff = (staff3 == 1).astype(np.uint8)
+    space = find_staves(staff)[0].space
+    return without_staff_lines(ink_mask(image), staff), space, seg4 == 2
+
+
+# Petaluma (a hand-written look) sets the number touching the beam: one piece of ink with it,
+# which the reader does not split (bench/omr_tuplets.py counts what that costs).
+@pytest.mark.parametrize("font", ["Leipzig", "Bravura", "Leland", "Gootville"])
+def test_finds_the_one_printed_three(font: str) -> None:
+    no_lines, space, heads = _page(font)
+    marks = tuplets.find_triplet_marks(no_lines, space, heads)
+    # the time signature's 4s, the clef and the noteheads are no triplet mark
+    assert len(marks) == 1, marks
+
+
+def test_a_page_without_tuplets_has_no_marks() -> None:
+    no_lines = np.zeros((400, 600), dtype=bool)
+    no_lines[100:140, 100:104] = True  # a stem-like stroke
+    no_lines[200:215, 300:318] = True  # a solid blob the size of a head
+    assert tuplets.find_triplet_marks(no_lines, 14.0) == []
+
+
+def _head(x: float, y: float, value: Fraction, staff: int = 1, bar: int = 0) -> Head:
+    return Head(x, y, 10.0, 8.0, (bar, staff), value)
+
+
+SIXTEENTH = Fraction(1, 4)
+
+
+def test_the_group_is_the_three_columns_under_the_mark() -> None:
+    heads = [_head(100 + 20 * k, 200, SIXTEENTH) for k in range(6)]
+    # the mark over the middle of heads 2, 3, 4, above the beam
+    assert triplet_groups([(160.0, 150.0)], heads) == [([2, 3, 4], SIXTEENTH)]
+
+
+def test_chords_in_the_group_come_along() -> None:
+    heads = [_head(100 + 20 * k, 200, SIXTEENTH) for k in range(4)]
+    heads.append(_head(140, 216, SIXTEENTH))  # a chord note under head 2
+    assert triplet_groups([(140.0, 150.0)], heads) == [([1, 2, 3, 4], SIXTEENTH)]
+
+
+def test_a_mark_between_columns_or_over_disagreeing_values_is_left_out() -> None:
+    heads = [_head(100 + 20 * k, 200, SIXTEENTH) for k in range(5)]
+    assert triplet_groups([(150.0, 150.0)], heads) == []  # between heads 2 and 3
+    mixed = [*heads[:2], _head(140, 200, Fraction(1)), _head(160, 200, Fraction(1, 2)), heads[4]]
+    assert triplet_groups([(160.0, 150.0)], mixed) == []  # heads 2, 3, 4: three values
+
+
+def test_one_misread_value_in_the_group_takes_the_others_value() -> None:
+    heads = [_head(100 + 20 * k, 200, SIXTEENTH) for k in range(5)]
+    heads[2] = _head(140, 200, Fraction(1))  # a beamed sixteenth read as a quarter
+    assert triplet_groups([(160.0, 150.0)], heads) == [([2, 3, 4], SIXTEENTH)]
+
+
+def test_a_group_of_quarters_is_no_beamed_triplet() -> None:
+    heads = [_head(100 + 20 * k, 200, Fraction(1)) for k in range(5)]
+    assert triplet_groups([(160.0, 150.0)], heads) == []
+
+
+def test_a_mark_nearer_the_other_staff_finds_its_own_group() -> None:
+    # stem-down sixteenths high above their staff, the mark under their beam, the next
+    # staff's half-note chords nearer the mark than the group's own heads
+    heads = [_head(100 + 20 * k, 100, SIXTEENTH) for k in range(5)]
+    heads += [_head(100 + 20 * k, 205, Fraction(2), staff=2) for k in range(5)]
+    assert triplet_groups([(140.0, 160.0)], heads) == [([1, 2, 3], SIXTEENTH)]
+
+
+def test_a_mark_among_the_heads_is_no_triplet() -> None:
+    heads = [_head(100 + 20 * k, 200 + 8 * (k % 2), SIXTEENTH) for k in range(5)]
+    assert triplet_groups([(140.0, 204.0)], heads) == []
+
+
+def test_the_other_staff_and_far_marks_are_untouched() -> None:
+    heads = [_head(100 + 20 * k, 200, SIXTEENTH) for k in range(5)]
+    heads += [_head(100 + 20 * k, 400, SIXTEENTH, staff=2) for k in range(5)]
+    assert triplet_groups([(140.0, 160.0)], heads) == [([1, 2, 3], SIXTEENTH)]
+    assert triplet_groups([(140.0, 20.0)], heads) == []
+
+
+def _raw(x: float, offset: Fraction, duration: Fraction) -> RawNote:
+    # the page's second bar (a first bar read as half a bar or less is a pick-up)
+    box = NoteBox(bbox=(x, 0.30, 0.01, 0.008), system=1, confidence=0.9)
+    return RawNote("C", 0, 5, 1, 1, 1, offset, duration, chord_key=int(x * 1000), box=box)
+
+
+def test_a_bar_with_a_triplet_mark_fills_exactly() -> None:
+    # 4 sixteenths, then 3 triplet eighths read as plain eighths, then a half: 2 + 1.5 > 4 - 2
+    # spaced as engravers do: a note's room grows like its value^0.6
+    xs = [0.10, 0.13, 0.16, 0.19, 0.22, 0.256, 0.292, 0.328]
+    values = [SIXTEENTH] * 4 + [Fraction(1, 2)] * 3 + [Fraction(2)]
+    # oemer's offsets: each note after the value read before it
+    offsets = [sum(values[:k], Fraction(0)) for k in range(len(values))]
+    notes = [_raw(x, o, v) for x, o, v in zip(xs, offsets, values, strict=True)]
+    page = PageScore(page=1, notes=notes, measures=2, triplet_marks=[(0.26, 0.27)])
+    marked = with_triplets(page)
+    assert [n.duration for n in marked.notes][4:7] == [Fraction(1, 3)] * 3
+    fixed = repair_rhythm(page, Fraction(4))
+    onsets = sorted(n.offset for n in fixed.notes)
+    assert onsets == [
+        Fraction(0),
+        Fraction(1, 4),
+        Fraction(1, 2),
+        Fraction(3, 4),
+        Fraction(1),
+        Fraction(4, 3),
+        Fraction(5, 3),
+        Fraction(2),
+    ]
