@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from consumers.omr import oemer_fast, oemer_rules
+from consumers.omr import accidentals, oemer_fast, oemer_rules
 from consumers.omr.barlines import find_missing_barlines
 from consumers.omr.clefs import find_missing_clefs, relabel_clefs
 from consumers.omr.clefs import templates as clef_templates
@@ -258,6 +258,7 @@ def warm_up() -> None:
     templates()
     clef_templates()
     digit_templates()
+    accidentals.templates()
     import oemer.build_system
     import oemer.dewarp
     import oemer.note_group_extraction
@@ -368,6 +369,7 @@ def _oemer_stages(
         )
         space = float(np.median([st.unit_size for st in np.asarray(staffs).reshape(-1)]))
         marks = [(x, y) for x, y, *_ in find_triplet_marks(no_lines, space, notehead > 0)]
+        accidentals.relabel_accidentals(sfns, layers.get_layer("notes"), no_lines, space)
     layers.register_layer("barlines", np.array(barlines))
     layers.register_layer("clefs", np.array(clefs))
     layers.register_layer("sfns", np.array(sfns))

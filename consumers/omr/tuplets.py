@@ -69,9 +69,11 @@ def _mei(digit: int) -> str:
     )
 
 
-def normalise(mask: NDArray[np.bool_] | NDArray[np.float32], width: int) -> NDArray[np.float32]:
-    """A glyph crop resampled to NORM_H rows and `width` columns, blurred a little."""
-    out = cv2.resize(mask.astype(np.float32), (width, NORM_H), interpolation=cv2.INTER_AREA)
+def normalise(
+    mask: NDArray[np.bool_] | NDArray[np.float32], width: int, height: int = NORM_H
+) -> NDArray[np.float32]:
+    """A glyph crop resampled to `height` rows and `width` columns, blurred a little."""
+    out = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
     return np.asarray(cv2.GaussianBlur(out, (0, 0), 0.8), dtype=np.float32)
 
 
