@@ -33,6 +33,8 @@ MIN_SCORE: Final = 0.5
 MARGIN: Final = 0.10
 # Rows of a normalised glyph (accidentals are narrow: their strokes need the room).
 NORM_H: Final = 40
+# Pixels per staff space of `AccidentalTemplate.scaled`.
+SCALE_U: Final = 10
 # The window searched for the glyph's ink around oemer's box, in staff spaces.
 REACH_X: Final = 0.4
 REACH_Y: Final = 1.5
@@ -42,8 +44,9 @@ REACH_Y: Final = 1.5
 class AccidentalTemplate:
     shape: str
     font: str
-    image: NDArray[np.float32]
+    image: NDArray[np.float32]  # NORM_H rows
     height_spaces: float
+    scaled: NDArray[np.float32]  # at SCALE_U pixels per staff space (for sliding searches)
 
 
 def _mei() -> str:
@@ -105,7 +108,12 @@ def _templates_in(font: str) -> list[AccidentalTemplate]:
             continue
         w = max(4, round(NORM_H * crop.shape[1] / crop.shape[0]))
         image = normalise(crop, w, NORM_H)
-        out.append(AccidentalTemplate(shape, font, image, crop.shape[0] / space))
+        size = (
+            max(2, round(crop.shape[1] * SCALE_U / space)),
+            round(crop.shape[0] * SCALE_U / space),
+        )
+        scaled = normalise(crop, size[0], size[1])
+        out.append(AccidentalTemplate(shape, font, image, crop.shape[0] / space, scaled))
     return out
 
 

@@ -29,6 +29,7 @@ from consumers.omr.barlines import find_missing_barlines
 from consumers.omr.clefs import find_missing_clefs, relabel_clefs
 from consumers.omr.clefs import templates as clef_templates
 from consumers.omr.deskew import skew_degrees, turn
+from consumers.omr.keys import system_keys
 from consumers.omr.meter import Meter, read_meter, templates, without_staff_lines
 from consumers.omr.segnet.infer import load_weights, predict
 from consumers.omr.segnet.model import SegNet
@@ -282,16 +283,18 @@ def _oemer_extract(
     (5-10x less CPU for these stages); False runs oemer's own, for the equivalence checks.
     `check_clefs` checks oemer's clefs against the page's ink and adds the clefs and barlines
     it missed (`clefs.py`, `barlines.py`), and has oemer's builder keep two rules of notation
-    it breaks (`oemer_rules.py`: where keys change, how far an accidental holds). Also
+    it breaks (`oemer_rules.py`: where keys change, how far an accidental holds), with each
+    system's key signature counted on the ink (`keys.py`). Also
     returns the angle the page was turned by before oemer read it (`deskew.py`): oemer's
     boxes are in the turned page. `turn_page` False leaves a page that is not level to
     oemer's own dewarp alone. And, with `check_clefs`, the triplet marks on the turned page
     (`tuplets.py`, pixel centres)."""
+    keys_read: dict[int, int] = {}  # filled by _oemer_stages before the builder runs
     with (
         oemer_fast.patched() if fast else contextlib.nullcontext(),
-        oemer_rules.patched() if check_clefs else contextlib.nullcontext(),
+        oemer_rules.patched(keys_read) if check_clefs else contextlib.nullcontext(),
     ):
-        return _oemer_stages(image_bgr, maps, deskew, check_clefs, turn_page)
+        return _oemer_stages(image_bgr, maps, deskew, check_clefs, turn_page, keys_read)
 
 
 def _oemer_stages(
@@ -300,6 +303,7 @@ def _oemer_stages(
     deskew: bool | None,
     check_clefs: bool,
     turn_page: bool = True,
+    keys_read: dict[int, int] | None = None,
 ) -> tuple[bytes, Any, float, list[tuple[float, float]]]:
     from oemer import layers
     from oemer.build_system import MusicXMLBuilder
@@ -370,6 +374,8 @@ def _oemer_stages(
         space = float(np.median([st.unit_size for st in np.asarray(staffs).reshape(-1)]))
         marks = [(x, y) for x, y, *_ in find_triplet_marks(no_lines, space, notehead > 0)]
         accidentals.relabel_accidentals(sfns, layers.get_layer("notes"), no_lines, space)
+        if keys_read is not None:
+            keys_read.update(system_keys(staffs, clefs, layers.get_layer("notes"), no_lines))
     layers.register_layer("barlines", np.array(barlines))
     layers.register_layer("clefs", np.array(clefs))
     layers.register_layer("sfns", np.array(sfns))

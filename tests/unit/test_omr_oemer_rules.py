@@ -63,3 +63,30 @@ def test_an_accidental_holds_on_its_own_line_of_its_own_staff_until_the_barline(
         assert bar() == [SfnType.FLAT, SfnType.FLAT, None, None, None]
     # oemer's own rule flattens every B of the bar on both staves
     assert bar() == [SfnType.FLAT] * 4 + [None]
+
+
+@pytest.mark.parametrize(
+    ("oemer_count", "ink_count", "written"),
+    [
+        (2, 4, 4),  # the network missed two sharps of the signature
+        (-3, -4, -4),
+        (4, 2, 4),  # the ink missed some: oemer's stands
+        (2, -3, 2),  # the signs disagree: oemer's stands
+        (0, 2, 2),
+    ],
+)
+def test_a_system_key_counted_on_the_ink_wins_only_with_more_glyphs(
+    monkeypatch: pytest.MonkeyPatch, oemer_count: int, ink_count: int, written: int
+) -> None:
+    from oemer import build_system as bs
+
+    monkeypatch.setattr(bs.Measure, "has_key", lambda self: True)
+    monkeypatch.setattr(bs.Measure, "get_key", lambda self: bs.Key(oemer_count))
+    m = bs.Measure()
+    m.at_beginning, m.double_barline, m.group = True, False, 3
+    with oemer_rules.patched({3: ink_count}):
+        assert m.get_key() == bs.Key(written)
+        other = bs.Measure()
+        other.at_beginning, other.double_barline, other.group = True, False, 4
+        assert other.get_key() == bs.Key(oemer_count)  # no ink count for that system
+    assert m.get_key() == bs.Key(oemer_count)  # oemer's own, restored
