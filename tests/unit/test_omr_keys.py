@@ -63,7 +63,7 @@ def test_staves_that_disagree_give_the_larger_count_of_one_sign() -> None:
 
     read = iter([3, 4])
     original = keys.read_staff_key
-    keys.read_staff_key = lambda *_a: next(read)  # type: ignore[assignment]
+    keys.read_staff_key = lambda *_a: next(read)
     try:
         clef = type("Clef", (), {"track": 0, "group": 0, "bbox": (10, 90, 30, 150)})
         clef2 = type("Clef", (), {"track": 1, "group": 0, "bbox": (10, 90, 30, 150)})
