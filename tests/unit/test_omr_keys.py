@@ -51,7 +51,9 @@ def test_the_time_signature_ends_the_key(fifths: int) -> None:
     assert keys.read_staff_key(no_lines, lines, x_from, x_to, space) == fifths
 
 
-def test_staves_that_disagree_give_the_larger_count_of_one_sign() -> None:
+def test_staves_that_disagree_give_the_larger_count_of_one_sign(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     class Line:
         def __init__(self, y: float) -> None:
             self.y_center = y
@@ -62,16 +64,10 @@ def test_staves_that_disagree_give_the_larger_count_of_one_sign() -> None:
             self.lines = [Line(100.0 + 10 * i) for i in range(5)]
 
     read = iter([3, 4])
-    original = keys.read_staff_key
-    keys.read_staff_key = lambda *_a: next(read)
-    try:
-        clef = type("Clef", (), {"track": 0, "group": 0, "bbox": (10, 90, 30, 150)})
-        clef2 = type("Clef", (), {"track": 1, "group": 0, "bbox": (10, 90, 30, 150)})
-        head = type("Head", (), {"track": 0, "group": 0, "bbox": (200, 100, 210, 108)})
-        head2 = type("Head", (), {"track": 1, "group": 0, "bbox": (200, 100, 210, 108)})
-        got = keys.system_keys(
-            [Staff(0), Staff(1)], [clef, clef2], [head, head2], np.zeros((300, 300), bool)
-        )
-    finally:
-        keys.read_staff_key = original
+    monkeypatch.setattr(keys, "read_staff_key", lambda *_a: next(read))
+    clefs = [type("Clef", (), {"track": t, "group": 0, "bbox": (10, 90, 30, 150)}) for t in (0, 1)]
+    heads = [
+        type("Head", (), {"track": t, "group": 0, "bbox": (200, 100, 210, 108)}) for t in (0, 1)
+    ]
+    got = keys.system_keys([Staff(0), Staff(1)], clefs, heads, np.zeros((300, 300), bool))
     assert got == {0: 4}
