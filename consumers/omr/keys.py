@@ -165,6 +165,11 @@ def read_staff_key(
     return sign * len(run)
 
 
+def _distance(segment: Any, x: float) -> float:
+    """How far x lies outside a staff segment's columns (0 inside)."""
+    return max(float(segment.x_left) - x, x - float(segment.x_right), 0.0)
+
+
 def system_keys(
     staffs: Any, clefs: Iterable[Any], notes: Iterable[Any], no_lines: NDArray[np.bool_]
 ) -> dict[int, int]:
@@ -182,11 +187,20 @@ def system_keys(
             continue
         key = (int(nt.track), int(nt.group))
         first_head[key] = min(first_head.get(key, float("inf")), float(nt.bbox[0]))
-    readings: dict[int, list[int]] = {}
+    # oemer cuts every staff into segments across the page (one per zone): read each staff
+    # once, on the segment where its clef ends
+    segments: dict[tuple[int, int], Any] = {}
     for st in np.asarray(staffs).reshape(-1):
         key = (int(st.track), int(st.group))
+        if key not in first_clef:
+            continue
+        edge = float(first_clef[key].bbox[2])
+        if key not in segments or _distance(st, edge) < _distance(segments[key], edge):
+            segments[key] = st
+    readings: dict[int, list[int]] = {}
+    for key, st in segments.items():
         lines = sorted(float(line.y_center) for line in st.lines)
-        if len(lines) != 5 or key not in first_clef or key not in first_head:
+        if len(lines) != 5 or key not in first_head:
             continue
         space = float(np.mean(np.diff(lines)))
         clef = first_clef[key]
