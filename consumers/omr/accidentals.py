@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from consumers.omr.tuplets import normalise
+from consumers.omr.tuplets import normalise, template_score
 
 SHAPES: Final = ("FLAT", "SHARP", "NATURAL")  # oemer's SfnType names
 _SMUFL: Final = {"FLAT": "E260", "NATURAL": "E261", "SHARP": "E262"}
@@ -134,11 +134,7 @@ def shape_scores(crop: NDArray[np.bool_], space: float) -> dict[str, float]:
     for t in templates():
         if abs(np.log(height / t.height_spaces)) > 0.4:
             continue
-        cand = np.pad(normalise(crop, t.image.shape[1], NORM_H), 2)
-        res = cv2.matchTemplate(cand, t.image, cv2.TM_CCOEFF_NORMED)
-        best = float(np.nanmax(res)) if res.size else 0.0
-        if np.isfinite(best):
-            scores[t.shape] = max(scores[t.shape], best)
+        scores[t.shape] = max(scores[t.shape], template_score(crop, t.image))
     return scores
 
 

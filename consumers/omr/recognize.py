@@ -412,6 +412,13 @@ def _box(
     )
 
 
+def _turned_back(width: int, height: int, degrees: float) -> NDArray[np.float64]:
+    """The 2x3 affine map from the page oemer read (turned by `degrees` about its centre) back
+    to the page as scanned."""
+    turned = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    return np.asarray(cv2.invertAffineTransform(turned), dtype=np.float64)
+
+
 def _note_boxes(
     builder: Any, maps: PageMaps, width: int, height: int, degrees: float = 0.0
 ) -> tuple[list[NoteBox], list[NoteBox | None]]:
@@ -420,8 +427,7 @@ def _note_boxes(
     centre). A rest's confidence is meaningless (the notehead map) and kept at what it reads."""
     from oemer.build_system import AddNote, AddRest
 
-    turned = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
-    back = np.asarray(cv2.invertAffineTransform(turned), dtype=np.float64)
+    back = _turned_back(width, height, degrees)
     notes: list[NoteBox] = []
     rests: list[NoteBox | None] = []
     for action in builder.actions:
@@ -442,8 +448,7 @@ def _on_page(
     points: list[tuple[float, float]], width: int, height: int, degrees: float
 ) -> list[tuple[float, float]]:
     """Points of the turned page (pixels) on the page as scanned, as page fractions."""
-    turned = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
-    back = np.asarray(cv2.invertAffineTransform(turned), dtype=np.float64)
+    back = _turned_back(width, height, degrees)
     out = []
     for x, y in points:
         bx, by = back @ np.array([x, y, 1.0])

@@ -115,16 +115,20 @@ def templates() -> tuple[DigitTemplate, ...]:
     return tuple(t for t in out if t is not None)
 
 
+def template_score(crop: NDArray[np.bool_], image: NDArray[np.float32]) -> float:
+    """Best correlation of a glyph crop, resampled to a normalised template's size, with the
+    template within two pixels either way (0 when undefined)."""
+    cand = np.pad(normalise(crop, image.shape[1], image.shape[0]), 2)
+    res = cv2.matchTemplate(cand, image, cv2.TM_CCOEFF_NORMED)
+    best = float(np.nanmax(res)) if res.size else 0.0
+    return best if np.isfinite(best) else 0.0
+
+
 def digit_scores(crop: NDArray[np.bool_]) -> dict[int, float]:
     """Best correlation of a glyph crop with each digit's templates (any font)."""
     scores = dict.fromkeys(DIGITS, 0.0)
     for t in templates():
-        tw = t.image.shape[1]
-        cand = np.pad(normalise(crop, tw), 2)
-        res = cv2.matchTemplate(cand, t.image, cv2.TM_CCOEFF_NORMED)
-        best = float(np.nanmax(res)) if res.size else 0.0
-        if np.isfinite(best):
-            scores[t.digit] = max(scores[t.digit], best)
+        scores[t.digit] = max(scores[t.digit], template_score(crop, t.image))
     return scores
 
 
