@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from consumers.omr import accidentals, oemer_fast, oemer_rules
+from consumers.omr import rests as rest_reader
 from consumers.omr.barlines import find_missing_barlines
 from consumers.omr.clefs import find_missing_clefs, relabel_clefs
 from consumers.omr.clefs import templates as clef_templates
@@ -260,6 +261,7 @@ def warm_up() -> None:
     clef_templates()
     digit_templates()
     accidentals.templates()
+    rest_reader.templates()
     import oemer.build_system
     import oemer.dewarp
     import oemer.note_group_extraction
@@ -267,6 +269,11 @@ def warm_up() -> None:
     import oemer.rhythm_extraction
     import oemer.staffline_extraction
     import oemer.symbol_extraction  # noqa: F401
+
+
+# Switches for the ablations the README reports (each rule measured on its own).
+READ_RESTS = True  # rest values read on the ink (rests.py)
+HEADLESS = True  # accidentals read with the noteheads taken out of the ink
 
 
 def _oemer_extract(
@@ -373,7 +380,13 @@ def _oemer_stages(
         )
         space = float(np.median([st.unit_size for st in np.asarray(staffs).reshape(-1)]))
         marks = [(x, y) for x, y, *_ in find_triplet_marks(no_lines, space, notehead > 0)]
-        accidentals.relabel_accidentals(sfns, layers.get_layer("notes"), no_lines, space)
+        # an accidental set close to its note touches the head on the ink: read without heads
+        heads = cv2.dilate((notehead > 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        accidentals.relabel_accidentals(
+            sfns, layers.get_layer("notes"), no_lines & ~heads if HEADLESS else no_lines, space
+        )
+        if READ_RESTS:
+            rest_reader.relabel_rests(rests, no_lines, space)
         if keys_read is not None:
             keys_read.update(system_keys(staffs, clefs, layers.get_layer("notes"), no_lines))
     layers.register_layer("barlines", np.array(barlines))

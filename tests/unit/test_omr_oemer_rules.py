@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 
 from consumers.omr import oemer_rules
@@ -90,3 +91,51 @@ def test_a_system_key_counted_on_the_ink_wins_only_with_more_glyphs(
         other.at_beginning, other.double_barline, other.group = True, False, 4
         assert other.get_key() == bs.Key(oemer_count)  # no ink count for that system
     assert m.get_key() == bs.Key(oemer_count)  # oemer's own, restored
+
+
+def _beams(n: int, space: float = 14.0) -> np.ndarray:
+    """A beam map window as oemer cuts it at a group's first stem (half a head wide, the
+    region starts at the stem): `n` beams half a space thick, a quarter space apart, in the
+    last of 7 columns; the 6 before are the blurred stem's (no beam pixels there)."""
+    out = np.zeros((60, 7), dtype=np.int64)
+    for b in range(n):
+        top = 5 + round(b * 0.75 * space)
+        out[top : top + round(0.5 * space), 6:] = 1
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_the_beams_beside_a_wide_stem_are_counted(n: int) -> None:
+    # oemer's own count wants 15 % of all 7 columns to agree: one column is not enough
+    assert oemer_rules.beam_count(_beams(n), 0, 7, 0, 60, 14.0) == n
+
+
+def test_no_beam_pixels_count_no_beam() -> None:
+    assert oemer_rules.beam_count(np.zeros((60, 14), np.int64), 0, 14, 0, 60, 14.0) == 0
+
+
+def test_oemer_counts_the_beams_it_sees_with_the_rule_in_place() -> None:
+    from oemer import rhythm_extraction as rx
+
+    own = rx.scan_beam_flag
+    with oemer_rules.patched():
+        assert rx.scan_beam_flag is not own
+    assert rx.scan_beam_flag is own
+
+
+def test_a_whole_rest_takes_no_time_when_oemer_lines_up_the_staves() -> None:
+    from oemer import build_system as bs
+    from oemer.symbol_extraction import Rest, RestType
+
+    def rest(label: RestType) -> Rest:
+        r = Rest()
+        r.label, r.has_dot = label, False
+        return r
+
+    whole, quarter = rest(RestType.WHOLE), rest(RestType.QUARTER)
+    own, quarter_own = bs.get_duration(whole), bs.get_duration(quarter)
+    with oemer_rules.patched():
+        # oemer stretched the other staff's notes to fill a whole rest's four quarters
+        assert bs.get_duration(whole) == 0
+        assert bs.get_duration(quarter) == quarter_own
+    assert bs.get_duration(whole) == own > 0
