@@ -38,7 +38,7 @@ _SMUFL: Final = {
 _DURATIONS: Final = (1, 2, 4, 8, 16, 32)  # MEI @dur of the rests engraved as templates
 # A reading must be this similar and this far ahead of every other shape (chosen on synthetic
 # training-piece pages: bench/omr_rests.py --sweep).
-MIN_SCORE: Final = 0.4
+MIN_SCORE: Final = 0.3
 MARGIN: Final = 0.05
 NORM_H: Final = 40
 # The window searched for the glyph's ink around oemer's box, in staff spaces.
