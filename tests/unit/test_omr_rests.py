@@ -44,9 +44,11 @@ def _page(font: str) -> tuple[np.ndarray, list[Box], list[float], float]:
         if "rest" not in g.attrib.get("class", "").split():
             continue
         members = {id(el) for el in g.iter()}
-        mask = render.draw_only(
-            root, drawn, lambda el, _c, m=members: id(el) in m, image.shape[1], image.shape[0]
-        )
+
+        def inside(el: ET.Element, _cls: int, members: set[int] = members) -> bool:
+            return id(el) in members
+
+        mask = render.draw_only(root, drawn, inside, image.shape[1], image.shape[0])
         ys, xs = np.nonzero(mask)
         boxes.append((int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1))
     return without_staff_lines(ink_mask(image), staff), boxes, list(st.lines), st.space
