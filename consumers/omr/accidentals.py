@@ -72,30 +72,34 @@ def glyph_crop(ink: NDArray[np.bool_]) -> NDArray[np.bool_] | None:
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def _templates_in(font: str) -> list[AccidentalTemplate]:
+def engraved_glyphs(
+    mei: str, font: str, css_class: str, names: dict[str, str]
+) -> tuple[list[tuple[str, NDArray[np.bool_]]], float]:
+    """Each glyph of class `css_class` verovio engraves for `mei` in `font` whose SMuFL code
+    is a key of `names`: (its name, its ink without staff lines cut to its extent), and the
+    staff spacing in pixels ([] and 0 if nothing could be engraved)."""
     from consumers.omr.meter import find_staves, without_staff_lines
     from consumers.omr.synth import labels as lc
     from consumers.omr.synth import render
 
     opts = render.EngraveOptions(font=font, page_width=1800, page_height=400, header=False)
-    pages = render.engrave(_mei(), opts)
+    pages = render.engrave(mei, opts)
     if not pages:
-        return []
+        return [], 0.0
     root = ET.fromstring(pages[0])
     width, height = render.target_size(*render.svg_size(root), pixels=2_000_000)
     drawn = render.leaves(root)
     lines = render.draw_only(root, drawn, lambda _el, c: c == lc.STAFF_LINE, width, height)
     staves = find_staves(lines.astype(np.uint8))
     if not staves:
-        return []
-    space = staves[0].space
+        return [], 0.0
     out = []
     for g in root.iter(f"{{{render.SVG_NS}}}g"):
-        if "accid" not in g.attrib.get("class", "").split():
+        if css_class not in g.attrib.get("class", "").split():
             continue
         refs = " ".join(el.attrib.get(f"{{{render.XLINK_NS}}}href", "") for el in g.iter())
-        shape = next((s for s, code in _SMUFL.items() if code in refs), None)
-        if shape is None:
+        name = next((n for code, n in names.items() if code in refs), None)
+        if name is None:
             continue
         members = {id(el) for el in g.iter()}
 
@@ -104,8 +108,16 @@ def _templates_in(font: str) -> list[AccidentalTemplate]:
 
         glyph = render.draw_only(root, drawn, inside, width, height)
         crop = glyph_crop(without_staff_lines(glyph, lines))
-        if crop is None:
-            continue
+        if crop is not None:
+            out.append((name, crop))
+    return out, staves[0].space
+
+
+def _templates_in(font: str) -> list[AccidentalTemplate]:
+    names = {code: shape for shape, code in _SMUFL.items()}
+    glyphs, space = engraved_glyphs(_mei(), font, "accid", names)
+    out = []
+    for shape, crop in glyphs:
         w = max(4, round(NORM_H * crop.shape[1] / crop.shape[0]))
         image = normalise(crop, w, NORM_H)
         size = (
@@ -138,6 +150,38 @@ def shape_scores(crop: NDArray[np.bool_], space: float) -> dict[str, float]:
     return scores
 
 
+def ink_glyph(
+    no_lines: NDArray[np.bool_],
+    box: tuple[int, int, int, int],
+    space: float,
+    reach_x: float,
+    reach_y: float,
+) -> tuple[NDArray[np.bool_], int] | None:
+    """The ink (staff lines removed) of the pieces that reach into `box` (x1, y1, x2, y2),
+    within `reach_x` / `reach_y` staff spaces around it, cut to their extent; and its top
+    row on the page. None where there is no such ink."""
+    h, w = no_lines.shape
+    x1, y1, x2, y2 = box
+    xa, xb = max(0, int(x1 - reach_x * space)), min(w, int(x2 + reach_x * space) + 1)
+    ya, yb = max(0, int(y1 - reach_y * space)), min(h, int(y2 + reach_y * space) + 1)
+    window = no_lines[ya:yb, xa:xb].astype(np.uint8)
+    if window.size == 0 or not window.any():
+        return None
+    # removing the staff lines cuts a glyph's strokes where they cross a line: pieces a few
+    # rows apart are one glyph
+    joined = cv2.dilate(window, np.ones((5, 1), np.uint8))
+    _n, labels = cv2.connectedComponents(joined, connectivity=8)
+    core = labels[max(0, y1 - ya) : max(0, y2 - ya), max(0, x1 - xa) : max(0, x2 - xa)]
+    keep = np.setdiff1d(np.unique(core), [0])
+    if not len(keep):
+        return None
+    mask = np.isin(labels, keep) & (window > 0)
+    crop = glyph_crop(mask)
+    if crop is None:
+        return None
+    return crop, ya + int(np.flatnonzero(mask.any(axis=1))[0])
+
+
 def read_accidental(
     no_lines: NDArray[np.bool_], box: tuple[int, int, int, int], space: float
 ) -> tuple[str | None, dict[str, float]]:
@@ -145,22 +189,10 @@ def read_accidental(
 
     The glyph is the ink (staff lines removed) of the pieces that reach into the box, within
     a window a little larger than it (the network often marks only part of the glyph)."""
-    h, w = no_lines.shape
-    x1, y1, x2, y2 = box
-    xa, xb = max(0, int(x1 - REACH_X * space)), min(w, int(x2 + REACH_X * space) + 1)
-    ya, yb = max(0, int(y1 - REACH_Y * space)), min(h, int(y2 + REACH_Y * space) + 1)
-    window = no_lines[ya:yb, xa:xb].astype(np.uint8)
-    if window.size == 0 or not window.any():
+    found = ink_glyph(no_lines, box, space, REACH_X, REACH_Y)
+    if found is None:
         return None, dict.fromkeys(SHAPES, 0.0)
-    # removing the staff lines cuts a glyph's strokes where they cross a line: pieces a few
-    # rows apart are one glyph
-    joined = cv2.dilate(window, np.ones((5, 1), np.uint8))
-    _n, labels = cv2.connectedComponents(joined, connectivity=8)
-    core = labels[max(0, y1 - ya) : max(0, y2 - ya), max(0, x1 - xa) : max(0, x2 - xa)]
-    keep = np.setdiff1d(np.unique(core), [0])
-    crop = glyph_crop(np.isin(labels, keep) & (window > 0)) if len(keep) else None
-    if crop is None:
-        return None, dict.fromkeys(SHAPES, 0.0)
+    crop, _top = found
     scores = shape_scores(crop, space)
     best = max(scores, key=lambda s: scores[s])
     other = max(v for s, v in scores.items() if s != best)

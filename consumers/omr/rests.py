@@ -13,16 +13,14 @@ half rest.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from consumers.omr.accidentals import glyph_crop
+from consumers.omr.accidentals import engraved_glyphs, ink_glyph
 from consumers.omr.tuplets import normalise, template_score
 
 # oemer's RestType names; BLOCK is the whole/half rest until the staff lines decide
@@ -68,39 +66,9 @@ def _mei() -> str:
 
 
 def _templates_in(font: str) -> list[RestTemplate]:
-    from consumers.omr.meter import find_staves, without_staff_lines
-    from consumers.omr.synth import labels as lc
-    from consumers.omr.synth import render
-
-    opts = render.EngraveOptions(font=font, page_width=1800, page_height=400, header=False)
-    pages = render.engrave(_mei(), opts)
-    if not pages:
-        return []
-    root = ET.fromstring(pages[0])
-    width, height = render.target_size(*render.svg_size(root), pixels=2_000_000)
-    drawn = render.leaves(root)
-    lines = render.draw_only(root, drawn, lambda _el, c: c == lc.STAFF_LINE, width, height)
-    staves = find_staves(lines.astype(np.uint8))
-    if not staves:
-        return []
-    space = staves[0].space
+    glyphs, space = engraved_glyphs(_mei(), font, "rest", dict(_SMUFL))
     out = []
-    for g in root.iter(f"{{{render.SVG_NS}}}g"):
-        if "rest" not in g.attrib.get("class", "").split():
-            continue
-        refs = " ".join(el.attrib.get(f"{{{render.XLINK_NS}}}href", "") for el in g.iter())
-        shape = next((s for code, s in _SMUFL.items() if code in refs), None)
-        if shape is None:
-            continue
-        members = {id(el) for el in g.iter()}
-
-        def inside(el: ET.Element, _cls: int, members: set[int] = members) -> bool:
-            return id(el) in members
-
-        glyph = render.draw_only(root, drawn, inside, width, height)
-        crop = glyph_crop(without_staff_lines(glyph, lines))
-        if crop is None:
-            continue
+    for shape, crop in glyphs:
         w = max(4, round(NORM_H * crop.shape[1] / crop.shape[0]))
         out.append(RestTemplate(shape, font, normalise(crop, w, NORM_H), crop.shape[0] / space))
     return out
@@ -132,26 +100,7 @@ def _glyph(
     no_lines: NDArray[np.bool_], box: tuple[int, int, int, int], space: float
 ) -> tuple[NDArray[np.bool_], int] | None:
     """The ink of the pieces that reach into `box`, cut to their extent, and its top row."""
-    h, w = no_lines.shape
-    x1, y1, x2, y2 = box
-    xa, xb = max(0, int(x1 - REACH_X * space)), min(w, int(x2 + REACH_X * space) + 1)
-    ya, yb = max(0, int(y1 - REACH_Y * space)), min(h, int(y2 + REACH_Y * space) + 1)
-    window = no_lines[ya:yb, xa:xb].astype(np.uint8)
-    if window.size == 0 or not window.any():
-        return None
-    # removing the staff lines cuts a glyph where it crosses a line: pieces a few rows apart
-    # are one glyph
-    joined = cv2.dilate(window, np.ones((5, 1), np.uint8))
-    _n, labels = cv2.connectedComponents(joined, connectivity=8)
-    core = labels[max(0, y1 - ya) : max(0, y2 - ya), max(0, x1 - xa) : max(0, x2 - xa)]
-    keep = np.setdiff1d(np.unique(core), [0])
-    if not len(keep):
-        return None
-    mask = np.isin(labels, keep) & (window > 0)
-    crop = glyph_crop(mask)
-    if crop is None:
-        return None
-    return crop, ya + int(np.flatnonzero(mask.any(axis=1))[0])
+    return ink_glyph(no_lines, box, space, REACH_X, REACH_Y)
 
 
 def block_value(top: float, bottom: float, lines: list[float], space: float) -> str | None:
