@@ -28,6 +28,8 @@ MIN_COVER: Final = 0.9
 MAX_WIDTH_SPACES: Final = 1.0
 # No new barline within this many spaces of a known one, or of the system's left edge.
 CLEARANCE_SPACES: Final = 1.5
+# A clef, accidental or notehead within this many spaces of the line: not a barline.
+SYMBOL_PAD_SPACES: Final = 0.1
 # Steepest lean looked for, in pixels of x per pixel of y (a page turned by up to 2.5 degrees).
 MAX_LEAN: Final = 0.045
 
@@ -172,7 +174,7 @@ def find_missing_barlines(
             x1, x2 = int(np.floor(x1 + min(lean, 0.0))), int(np.ceil(x2 + max(lean, 0.0)))
             if any(a - clearance < x2 and x1 < b + clearance for a, b in known):
                 continue
-            pad = int(0.5 * space) + 1
+            pad = int(SYMBOL_PAD_SPACES * space) + 1
             if symbols[top_row : bottom_row + 1, max(0, x1 - pad) : x2 + pad].any():
                 continue  # a clef, an accidental or a notehead there: not a barline
             bar = Barline()

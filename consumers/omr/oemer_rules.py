@@ -21,6 +21,10 @@ builds a page (`patched()`).
 * A whole rest rests the whole bar, whatever the bar's length. oemer lines the two staves
   up column by column and stretches the other staff's notes to fill a rest's value: against
   a whole rest read as such (`rests.py`), an eighth of the other hand became a dotted half.
+* An accidental belongs to the note of its chord at its height, however many columns of
+  accidentals stand between them (`accidental_owners.py`); oemer's own pairing (the first
+  head one space right of the accidental's centre) is switched off, so that it neither
+  pairs nor, across staves, drops notes; recognize.py pairs them after the ink check.
 
 Unlike `oemer_fast` (the same output, faster), these change what oemer writes.
 """
@@ -42,6 +46,7 @@ _AGREE: Final = 0.15
 # Switches for the ablations the README reports (each rule measured on its own).
 WIDEN = True  # a beam window cut short by its region is widened back to full width
 WHOLE_FREE = True  # a whole rest takes no time when oemer lines the staves up
+OWNERS = True  # accidentals paired with notes by accidental_owners, not by oemer
 
 
 def beam_count(
@@ -75,6 +80,7 @@ def patched(keys: dict[int, int] | None = None) -> Iterator[None]:
     the system's start, it replaces oemer's count."""
     from oemer import build_system as bs
     from oemer import rhythm_extraction as rx
+    from oemer import symbol_extraction as se
     from oemer.utils import get_unit_size
 
     read = keys if keys is not None else {}
@@ -143,6 +149,9 @@ def patched(keys: dict[int, int] | None = None) -> Iterator[None]:
         return int(own_duration(sym))
 
     bs.get_duration = get_duration
+    own_nearby = se.get_nearby_note_id
+    if OWNERS:
+        se.get_nearby_note_id = lambda _box, _note_ids: None
     bs.Measure.has_key = has_key
     bs.Measure.get_key = get_key
     bs.Action.init_sfn_state = classmethod(init_sfn_state)
@@ -151,6 +160,7 @@ def patched(keys: dict[int, int] | None = None) -> Iterator[None]:
         yield
     finally:
         rx.scan_beam_flag = own_scan
+        se.get_nearby_note_id = own_nearby
         bs.get_duration = own_duration
         bs.Measure.has_key = own_has_key
         bs.Measure.get_key = own_get_key

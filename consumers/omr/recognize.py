@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from consumers.omr import accidentals, oemer_fast, oemer_rules
+from consumers.omr import accidental_owners, accidentals, oemer_fast, oemer_rules
 from consumers.omr import rests as rest_reader
 from consumers.omr.barlines import find_missing_barlines
 from consumers.omr.clefs import find_missing_clefs, relabel_clefs
@@ -385,6 +385,10 @@ def _oemer_stages(
         accidentals.relabel_accidentals(
             sfns, layers.get_layer("notes"), no_lines & ~heads if HEADLESS else no_lines, space
         )
+        if oemer_rules.OWNERS:
+            accidental_owners.assign_accidentals(
+                sfns, layers.get_layer("notes"), no_lines & ~heads, space, clefs
+            )
         if READ_RESTS:
             rest_reader.relabel_rests(rests, no_lines, space)
         if keys_read is not None:

@@ -112,3 +112,39 @@ def test_barlines_that_lean_are_followed_along_their_lean() -> None:
         assert bar.bbox[2] - bar.bbox[0] >= lean * (bottom - top)
     # followed straight down instead (no barline to measure the lean on), some are missed
     assert len(find_missing_barlines([], strips, no_lines, symbols, seg4 == 2)) < 3
+
+
+def test_a_head_just_after_a_barline_leaves_it_a_barline_and_one_on_it_does_not() -> None:
+    svg = render.engrave(_grand_staff(), render.EngraveOptions(font="Leipzig", scale=90))[0]
+    image, label = render.render_page(svg)
+    staff3, seg4 = lc.unpack(label)
+    staff = (staff3 == 1).astype(np.uint8)
+    staves = find_staves(staff)[:2]
+    oemer_staffs = [
+        SimpleNamespace(
+            lines=[SimpleNamespace(y_center=y) for y in st.lines],
+            x_left=st.x0,
+            x_right=st.x1,
+            y_center=float(np.mean(st.lines)),
+            track=track,
+            group=0,
+        )
+        for track, st in enumerate(staves)
+    ]
+    space = staves[0].space
+    symbols = (seg4 == 2) | (seg4 == 3)
+    no_lines = without_staff_lines(ink_mask(image), staff)
+    found = find_missing_barlines([], oemer_staffs, no_lines, symbols, seg4 == 2)
+    first = min(found, key=lambda b: b.bbox[0])
+    x1, y1, x2, y2 = (int(v) for v in first.bbox)
+    # a notehead a third of a space right of the first barline (a crowded bar's first note)
+    near = symbols.copy()
+    gap = int(np.ceil(space / 3))
+    near[(y1 + y2) // 2 - 5 : (y1 + y2) // 2 + 5, x2 + gap : x2 + gap + int(space)] = True
+    again = find_missing_barlines([], oemer_staffs, no_lines, near, seg4 == 2)
+    assert sorted(b.bbox[0] for b in again) == sorted(b.bbox[0] for b in found)
+    # a symbol on the line itself (a clef's stroke) is no barline
+    on = symbols.copy()
+    on[y1 + 5 : y2 - 5, x1 : x2 + 1] = True
+    kept = find_missing_barlines([], oemer_staffs, no_lines, on, seg4 == 2)
+    assert first.bbox[0] not in [b.bbox[0] for b in kept]
