@@ -28,8 +28,13 @@ MIN_COVER: Final = 0.9
 MAX_WIDTH_SPACES: Final = 1.0
 # No new barline within this many spaces of a known one, or of the system's left edge.
 CLEARANCE_SPACES: Final = 1.5
-# A clef, accidental or notehead within this many spaces of the line: not a barline.
+# A line that a clef, an accidental or a notehead (at least this many square spaces: a head is
+# about 1.3) reaches within this many spaces of, in every staff, is stems or clefs, not a
+# barline: a stem touches its head, and a system's stems line up only staff by staff. A
+# barline may have a head beside it in one staff (a crowded bar's first or last chord).
 SYMBOL_PAD_SPACES: Final = 0.1
+SYMBOL_AREA_SPACES: Final = 0.5
+LEDGER_SPACES: Final = 3.0
 # Steepest lean looked for, in pixels of x per pixel of y (a page turned by up to 2.5 degrees).
 MAX_LEAN: Final = 0.045
 
@@ -100,6 +105,45 @@ def measured_lean(
         if scores.max() >= MIN_COVER:
             found.append(float(np.mean(np.asarray(leans)[scores == scores.max()])))
     return float(np.median(found)) if found else None
+
+
+def _touches_symbol(
+    symbols: NDArray[np.bool_], top: int, bottom: int, x1: int, x2: int, pad: int, space: float
+) -> bool:
+    """Whether a symbol of at least `SYMBOL_AREA_SPACES` square spaces reaches within `pad`
+    pixels of the columns x1..x2 between rows top..bottom."""
+    reach = int(2 * space)
+    xa = max(0, x1 - pad - reach)
+    local = symbols[top : bottom + 1, xa : x2 + pad + reach].astype(np.uint8)
+    if not local.any():
+        return False
+    _n, labels, stats, _c = cv2.connectedComponentsWithStats(local, connectivity=8)
+    touching = np.unique(labels[:, max(0, x1 - pad - xa) : x2 + pad - xa])
+    touching = touching[touching > 0]
+    big = stats[touching, cv2.CC_STAT_AREA] >= SYMBOL_AREA_SPACES * space * space
+    return bool(big.any())
+
+
+def stems_or_clefs(
+    symbols: NDArray[np.bool_],
+    line: tuple[int, int, int, int],
+    rows: list[tuple[int, int]],
+    space: float,
+    pad_spaces: float | None = None,
+    every_staff: bool = True,
+) -> bool:
+    """Whether a symbol (`SYMBOL_AREA_SPACES` or more) reaches within `pad_spaces` (default
+    `SYMBOL_PAD_SPACES`) of the line (x1, top, x2, bottom) in every staff of `rows` (each
+    staff's top and bottom line; its heads may sit on ledger lines, up to `LEDGER_SPACES`
+    beyond), or in any staff with `every_staff` False."""
+    x1, _top, x2, _bottom = line
+    pad = int((SYMBOL_PAD_SPACES if pad_spaces is None else pad_spaces) * space) + 1
+    reach = LEDGER_SPACES * space
+    touched = [
+        _touches_symbol(symbols, max(0, int(a - reach)), int(b + reach), x1, x2, pad, space)
+        for a, b in rows
+    ]
+    return all(touched) if every_staff else any(touched)
 
 
 def find_missing_barlines(
@@ -174,9 +218,8 @@ def find_missing_barlines(
             x1, x2 = int(np.floor(x1 + min(lean, 0.0))), int(np.ceil(x2 + max(lean, 0.0)))
             if any(a - clearance < x2 and x1 < b + clearance for a, b in known):
                 continue
-            pad = int(SYMBOL_PAD_SPACES * space) + 1
-            if symbols[top_row : bottom_row + 1, max(0, x1 - pad) : x2 + pad].any():
-                continue  # a clef, an accidental or a notehead there: not a barline
+            if stems_or_clefs(symbols, (x1, top_row, x2, bottom_row), rows, space):
+                continue  # a symbol at the line in every staff: stems or clefs
             bar = Barline()
             bar.bbox = (x1, top_row, x2, bottom_row)
             bar.group = group
