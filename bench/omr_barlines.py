@@ -136,13 +136,9 @@ def page_counts(model: Any, piece: Path, seed: int) -> Counter[str] | None:
     if degrees:
         truth = turn(truth, degrees, nearest=True)
     out: Counter[str] = Counter()
-    members: dict[int, list[Any]] = {}
-    for st in np.asarray(staffs).reshape(-1):
-        if st is not None and len(st.lines) == 5:
-            members.setdefault(int(st.group), []).append(st)
     # the drawn barlines, one per system and column (a thick final bar is one)
     n_true = 0
-    for group, sts in members.items():
+    for group, sts in bl.systems_of(staffs).items():
         top = min(bl._staff_rows(st)[0] for st in sts)
         bottom = max(bl._staff_rows(st)[1] for st in sts)
         cols = np.flatnonzero(truth[top : bottom + 1].mean(axis=0) > 0.5)

@@ -146,6 +146,15 @@ def stems_or_clefs(
     return all(touched) if every_staff else any(touched)
 
 
+def systems_of(staffs: Any) -> dict[int, list[Any]]:
+    """oemer's five-line `Staff`s (every strip of every staff) by system (oemer's group)."""
+    systems: dict[int, list[Any]] = defaultdict(list)
+    for st in np.asarray(staffs).reshape(-1):
+        if st is not None and len(st.lines) == 5:
+            systems[int(st.group)].append(st)
+    return systems
+
+
 def find_missing_barlines(
     barlines: list[Any],
     staffs: Any,
@@ -165,12 +174,8 @@ def find_missing_barlines(
     # columns widened by a pixel each way (a barline a little off vertical on a scan still
     # covers its column)
     no_lines = cv2.dilate(no_lines.astype(np.uint8), np.ones((1, 3), np.uint8)) > 0
-    systems: dict[int, list[Any]] = defaultdict(list)
-    for st in np.asarray(staffs).reshape(-1):
-        if st is not None and len(st.lines) == 5:
-            systems[int(st.group)].append(st)
     found: list[Any] = []
-    for group, members in systems.items():
+    for group, members in systems_of(staffs).items():
         # oemer cuts each staff into vertical strips (a Staff per strip and track); each strip
         # is checked with its own line positions, which follow a skewed or curved scan
         strips: dict[int, list[Any]] = defaultdict(list)

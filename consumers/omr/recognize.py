@@ -382,12 +382,13 @@ def _oemer_stages(
         marks = [(x, y) for x, y, *_ in find_triplet_marks(no_lines, space, notehead > 0)]
         # an accidental set close to its note touches the head on the ink: read without heads
         heads = cv2.dilate((notehead > 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        headless = no_lines & ~heads
         accidentals.relabel_accidentals(
-            sfns, layers.get_layer("notes"), no_lines & ~heads if HEADLESS else no_lines, space
+            sfns, layers.get_layer("notes"), headless if HEADLESS else no_lines, space
         )
         if oemer_rules.OWNERS:
             accidental_owners.assign_accidentals(
-                sfns, layers.get_layer("notes"), no_lines & ~heads, space, clefs
+                sfns, layers.get_layer("notes"), headless, space, clefs
             )
         if READ_RESTS:
             rest_reader.relabel_rests(rests, no_lines, space)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 from types import SimpleNamespace
+from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from consumers.omr.barlines import find_missing_barlines
 from consumers.omr.meter import find_staves, without_staff_lines
@@ -31,14 +33,19 @@ def _grand_staff() -> str:
     )
 
 
-def test_the_barlines_of_a_system_are_found_and_nothing_else() -> None:
+def _level_system() -> tuple[
+    list[Any], NDArray[np.bool_], NDArray[np.bool_], NDArray[np.uint8], float
+]:
+    """The engraved grand staff as the finder gets it: oemer-like staffs (one per staff,
+    group 0), the ink without staff lines, the symbols (noteheads, clefs/keys/accidentals),
+    the seg_net label and the staff space."""
     svg = render.engrave(_grand_staff(), render.EngraveOptions(font="Leipzig", scale=90))[0]
     image, label = render.render_page(svg)
     staff3, seg4 = lc.unpack(label)
     staff = (staff3 == 1).astype(np.uint8)
     staves = find_staves(staff)[:2]
     assert len(staves) == 2
-    oemer_staffs = [
+    oemer_staffs: list[Any] = [
         SimpleNamespace(
             lines=[SimpleNamespace(y_center=y) for y in st.lines],
             x_left=st.x0,
@@ -49,8 +56,13 @@ def test_the_barlines_of_a_system_are_found_and_nothing_else() -> None:
         )
         for track, st in enumerate(staves)
     ]
-    symbols = (seg4 == 2) | (seg4 == 3)  # noteheads, clefs/keys/accidentals
+    symbols = (seg4 == 2) | (seg4 == 3)
     no_lines = without_staff_lines(ink_mask(image), staff)
+    return oemer_staffs, no_lines, symbols, seg4, staves[0].space
+
+
+def test_the_barlines_of_a_system_are_found_and_nothing_else() -> None:
+    oemer_staffs, no_lines, symbols, seg4, _space = _level_system()
     found = find_missing_barlines([], oemer_staffs, no_lines, symbols, seg4 == 2)
     xs = sorted(int(b.bbox[0]) for b in found)
     # three measures: two barlines between them and the final one; nothing in the opening
@@ -115,25 +127,7 @@ def test_barlines_that_lean_are_followed_along_their_lean() -> None:
 
 
 def test_a_head_just_after_a_barline_leaves_it_a_barline_and_one_on_it_does_not() -> None:
-    svg = render.engrave(_grand_staff(), render.EngraveOptions(font="Leipzig", scale=90))[0]
-    image, label = render.render_page(svg)
-    staff3, seg4 = lc.unpack(label)
-    staff = (staff3 == 1).astype(np.uint8)
-    staves = find_staves(staff)[:2]
-    oemer_staffs = [
-        SimpleNamespace(
-            lines=[SimpleNamespace(y_center=y) for y in st.lines],
-            x_left=st.x0,
-            x_right=st.x1,
-            y_center=float(np.mean(st.lines)),
-            track=track,
-            group=0,
-        )
-        for track, st in enumerate(staves)
-    ]
-    space = staves[0].space
-    symbols = (seg4 == 2) | (seg4 == 3)
-    no_lines = without_staff_lines(ink_mask(image), staff)
+    oemer_staffs, no_lines, symbols, seg4, space = _level_system()
     found = find_missing_barlines([], oemer_staffs, no_lines, symbols, seg4 == 2)
     first = min(found, key=lambda b: b.bbox[0])
     x1, y1, x2, y2 = (int(v) for v in first.bbox)
