@@ -1,10 +1,14 @@
 """Per-class IoU of the network on held-out synthetic pages.
 
     python -m consumers.omr.synth.generate --held-out --out .omrdata/eval --pages 24
-    python -m consumers.omr.segnet.evaluate --pages .omrdata/eval [--weights PATH]
+    python -m consumers.omr.segnet.evaluate --pages .omrdata/eval [--weights PATH] \
+        [--scales 1.0 1.3 1.0,1.3]
 
 The held-out pages come only from the evaluation pieces (consumers/omr/synth/corpus.py
-HELD_OUT), which the training generator never engraves.
+HELD_OUT), which the training generator never engraves. `--scales` reads the pages at each
+listed input scale (a comma joins scales whose probabilities are averaged; the default is
+the production reading, `infer.SCALES`): how the reading scale was chosen, on fresh
+*training-corpus* pages (`synth.generate --seed 777`), never these.
 """
 
 from __future__ import annotations
@@ -19,12 +23,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from consumers.omr.segnet.infer import DEFAULT_WEIGHTS, load_weights, predict_maps
+from consumers.omr.segnet.infer import DEFAULT_WEIGHTS, SCALES, load_weights, predict_maps
 from consumers.omr.synth.labels import SEG4_NAMES, STAFF3_NAMES, unpack
 
 
 def evaluate(
-    pages: Path, weights: Path | None, device: str = "cpu", limit: int | None = None
+    pages: Path,
+    weights: Path | None,
+    device: str = "cpu",
+    limit: int | None = None,
+    scales: tuple[float, ...] | None = None,
 ) -> dict[str, Any]:
     model = load_weights(weights).to(device)
     inter = {"staff": np.zeros(3), "seg": np.zeros(4)}
@@ -35,7 +43,7 @@ def evaluate(
         img = np.load(img_path)
         lab = np.load(img_path.with_name(img_path.name.replace(".img.", ".lab.")))
         t = time.time()
-        staff, seg = predict_maps(model, img)
+        staff, seg = predict_maps(model, img, scales=scales)
         seconds.append(time.time() - t)
         truth = dict(zip(("staff", "seg"), unpack(lab), strict=True))
         for key, pred in (("staff", staff), ("seg", seg)):
@@ -53,7 +61,12 @@ def evaluate(
             for i, n in enumerate(SEG4_NAMES)
         },
     }
-    return {"pages": len(files), "iou": iou, "seconds_per_page": float(np.mean(seconds or [0]))}
+    return {
+        "pages": len(files),
+        "scales": list(scales or SCALES),
+        "iou": iou,
+        "seconds_per_page": float(np.mean(seconds or [0])),
+    }
 
 
 def main() -> None:
@@ -66,12 +79,20 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument(
+        "--scales",
+        nargs="*",
+        default=None,
+        help="input scales to compare, e.g. 1.0 1.3 1.0,1.3 (default: the production reading)",
+    )
+    ap.add_argument(
         "--update-record", action="store_true", help="store the result in the weights' .json"
     )
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    result = evaluate(a.pages, a.weights, a.device, a.limit)
-    print(json.dumps(result, indent=1))
+    readings = [tuple(float(v) for v in s.split(",")) for s in a.scales] if a.scales else [None]
+    for scales in readings:
+        result = evaluate(a.pages, a.weights, a.device, a.limit, scales)
+        print(json.dumps(result, indent=1), flush=True)
     if a.update_record:
         record_path = a.weights.with_suffix(".json")
         record = json.loads(record_path.read_text()) if record_path.exists() else {}
