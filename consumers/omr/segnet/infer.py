@@ -21,7 +21,7 @@ MARGIN: Final = 64  # context discarded at each tile edge, where the U-Net sees 
 # The page is read at the network's own scale. Read enlarged 1.3x, the pixel IoU of every
 # class rose on fresh synthetic pages (noteheads 0.72 -> 0.77) and development pitch+onset F1
 # rose (degraded 0.808 -> 0.840, clean 0.759 -> 0.761), but the held-out pages fell (degraded
-# 0.892 -> 0.882) and the network costs 1.7x the CPU; consumers/omr/README.md has the figures.
+# 0.892 -> 0.882) and the network took 2.3 s a page, not 1.6; consumers/omr/README.md has it all.
 SCALES: Final[tuple[float, ...]] = (1.0,)
 
 
