@@ -38,7 +38,7 @@ from consumers.omr.meter import find_staves, without_staff_lines  # noqa: E402
 from consumers.omr.synth import corpus, degrade, render  # noqa: E402
 
 TUPLET3 = "E883"  # SMuFL tuplet3
-Found = tuple[float, float, float, float]  # x, y, score, margin
+Found = tuple[float, float, float, float, int]  # x, y, score, margin, side
 
 
 def pieces_with_tuplets() -> list[Path]:
@@ -133,13 +133,13 @@ def main() -> None:
             continue
         gray, truth = got
         found, space = detect(model, gray)
-        samples.append(([(x, y, s, m) for x, y, s, m in found], truth, space))
+        samples.append((found, truth, space))
     print(f"{len(samples)} pages, {sum(len(t) for _f, t, _s in samples)} printed 3s")
 
     def count(min_score: float, margin: float) -> tuple[int, int, int]:
         tp = fp = fn = 0
         for found, truth, space in samples:
-            kept = [(x, y) for x, y, s, m in found if s >= min_score and m >= margin]
+            kept = [(x, y) for x, y, s, m, _side in found if s >= min_score and m >= margin]
             used: set[int] = set()
             for x, y in kept:
                 near = [

@@ -35,7 +35,7 @@ from consumers.omr.meter import Meter, read_meter, templates, without_staff_line
 from consumers.omr.segnet.infer import load_weights, predict
 from consumers.omr.segnet.model import SegNet
 from consumers.omr.synth.labels import OEMER_PIXELS
-from consumers.omr.tuplets import find_triplet_marks
+from consumers.omr.tuplets import Mark, find_triplet_marks
 from consumers.omr.tuplets import templates as digit_templates
 from etude.errors import BadInputError
 
@@ -86,7 +86,7 @@ class PageResult:
     height: int = 0
     meter: Meter | None = None  # the time signature printed at the first system, if read
     # centres (x, y as fractions of the page) of the triplet "3"s printed on it
-    triplets: list[tuple[float, float]] = field(default_factory=list)
+    triplets: list[Mark] = field(default_factory=list)
 
 
 def label_maps(label: NDArray[np.uint8]) -> PageMaps:
@@ -283,7 +283,7 @@ def _oemer_extract(
     fast: bool = True,
     check_clefs: bool = True,
     turn_page: bool = True,
-) -> tuple[bytes, Any, float, list[tuple[float, float]]]:
+) -> tuple[bytes, Any, float, list[Mark]]:
     """oemer.ete.extract from its "Load the original image" step on, maps given in memory.
 
     `fast` swaps in `oemer_fast`'s output-identical versions of oemer's six slowest functions
@@ -311,7 +311,7 @@ def _oemer_stages(
     check_clefs: bool,
     turn_page: bool = True,
     keys_read: dict[int, int] | None = None,
-) -> tuple[bytes, Any, float, list[tuple[float, float]]]:
+) -> tuple[bytes, Any, float, list[Mark]]:
     from oemer import layers
     from oemer.build_system import MusicXMLBuilder
     from oemer.dewarp import dewarp, estimate_coords
@@ -368,7 +368,7 @@ def _oemer_stages(
     layers.register_layer("note_groups", np.array(groups))
     layers.register_layer("group_map", group_map)
     barlines, clefs, sfns, rests = symbol_extract()
-    marks: list[tuple[float, float]] = []
+    marks: list[Mark] = []
     if check_clefs:
         gray = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
         no_lines = without_staff_lines(ink_mask(gray), staff)
@@ -379,7 +379,8 @@ def _oemer_stages(
             barlines, staffs, no_lines, not_bars, notehead > 0
         )
         space = float(np.median([st.unit_size for st in np.asarray(staffs).reshape(-1)]))
-        marks = [(x, y) for x, y, *_ in find_triplet_marks(no_lines, space, notehead > 0)]
+        found = find_triplet_marks(no_lines, space, notehead > 0)
+        marks = [(x, y, side) for x, y, _score, _margin, side in found]
         # an accidental set close to its note touches the head on the ink: read without heads
         heads = cv2.dilate((notehead > 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         headless = no_lines & ~heads
@@ -462,15 +463,14 @@ def _note_boxes(
     return notes, rests
 
 
-def _on_page(
-    points: list[tuple[float, float]], width: int, height: int, degrees: float
-) -> list[tuple[float, float]]:
-    """Points of the turned page (pixels) on the page as scanned, as page fractions."""
+def _on_page(marks: list[Mark], width: int, height: int, degrees: float) -> list[Mark]:
+    """Marks of the turned page (pixels) on the page as scanned, as page fractions (a page is
+    turned by a few degrees at most, so a mark's side stays what it was)."""
     back = _turned_back(width, height, degrees)
     out = []
-    for x, y in points:
+    for x, y, side in marks:
         bx, by = back @ np.array([x, y, 1.0])
-        out.append((float(bx) / width, float(by) / height))
+        out.append((float(bx) / width, float(by) / height, side))
     return out
 
 

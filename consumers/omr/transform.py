@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from consumers.omr.meter import Meter
 from consumers.omr.onsets import Sound, solve_onsets
 from consumers.omr.recognize import NoteBox, OmrModel, load_model, recognize_page
-from consumers.omr.tuplets import Head, triplet_groups
+from consumers.omr.tuplets import Head, Mark, triplet_groups
 from etude.errors import BadInputError
 from schemas.ir import (
     BBox,
@@ -110,8 +110,8 @@ class PageScore:
     key_fifths: dict[int, int] = field(default_factory=dict)  # measure index → fifths
     systems: dict[int, int] = field(default_factory=dict)  # measure index → system on page
     measure_boxes: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
-    # centres (x, y, page fractions) of the triplet "3"s printed on the page
-    triplet_marks: list[tuple[float, float]] = field(default_factory=list)
+    # the triplet "3"s printed on the page: centre (x, y, page fractions) and their notes' side
+    triplet_marks: list[Mark] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,7 +190,7 @@ def musicxml_to_page(
     boxes: list[NoteBox],
     page: int,
     rest_boxes: Sequence[NoteBox | None] = (),
-    triplet_marks: Sequence[tuple[float, float]] = (),
+    triplet_marks: Sequence[Mark] = (),
 ) -> PageScore:
     """oemer's MusicXML for one page → RawNotes (music21 does the MusicXML reading)."""
     from music21 import chord, converter, key, note, stream

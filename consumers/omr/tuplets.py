@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -39,13 +40,26 @@ ASPECT: Final = (0.45, 1.15)
 # Correlation with the best "3" template, and its lead over the best other digit.
 MIN_SCORE: Final = 0.72
 MARGIN: Final = 0.05
-# A mark's group: the nearest head within this many head widths across and head heights up
-# or down (a stem, the beams and the gap above them), its column under the mark within
-# MARK_OFF_CENTRE head widths, and the gaps to the columns either side within EVEN_SPACING
-# of each other.
+# A mark's group: three note columns of one staff in one bar with a head within GROUP_REACH
+# head widths across and head heights up or down of the mark (a stem, the beams and the gap
+# above them), the mark within MARK_OFF_CENTRE head widths of the midpoint of the outer two
+# columns (verovio centres the number over the beam, which runs from stem to stem: on the
+# synthetic pages of bench/omr_triplet_groups.py it is within 0.35 of it, while the middle
+# column is up to 1.45 away), and the gaps to the columns either side within EVEN_SPACING of
+# each other (2.8 at most on those pages).
 GROUP_REACH: Final = (4.0, 9.0)
+# Which side of a mark its notes are on: the side where other ink comes nearer (the beam
+# the number is set against; the far side is the gap to the next staff), looked for up to
+# SIDE_REACH staff spaces away over the mark's width and SIDE_MARGIN spaces either side.
+SIDE_REACH: Final = 4.0
+SIDE_MARGIN: Final = 0.5
 MARK_OFF_CENTRE: Final = 0.6
-EVEN_SPACING: Final = 1.8
+EVEN_SPACING: Final = 3.0
+
+
+# A triplet mark found on a page: its centre (x, y) and the side its notes are on
+# (`group_side`: -1 above, 1 below, 0 either).
+Mark = tuple[float, float, int]
 
 
 @dataclass(frozen=True)
@@ -132,15 +146,32 @@ def digit_scores(crop: NDArray[np.bool_]) -> dict[int, float]:
     return scores
 
 
+def group_side(ink: NDArray[np.bool_], box: tuple[int, int, int, int], space: float) -> int:
+    """Where a mark's notes are: -1 above it, 1 below, 0 undecided. `ink`: the page's ink
+    without staff lines and without the mark; `box`: the mark's (x, y, w, h) in pixels."""
+    x, y, w, h = box
+    pad, reach = round(SIDE_MARGIN * space), round(SIDE_REACH * space)
+    cols = ink[:, max(0, x - pad) : x + w + pad]
+    above = cols[max(0, y - reach) : y][::-1].sum(axis=1)
+    below = cols[y + h : y + h + reach].sum(axis=1)
+
+    def first(rows: NDArray[np.integer]) -> float:
+        hit = np.flatnonzero(rows >= 2)
+        return float(hit[0]) if hit.size else float(reach)
+
+    up, down = first(above), first(below)
+    return -1 if up < down else 1 if down < up else 0
+
+
 def find_triplet_marks(
     no_lines: NDArray[np.bool_],
     space: float,
     not_marks: NDArray[np.bool_] | None = None,
     min_score: float = MIN_SCORE,
     margin: float = MARGIN,
-) -> list[tuple[float, float, float, float]]:
-    """Centres (x, y, in pixels) of the "3"s printed on a page, with their score and their
-    lead over the best other digit.
+) -> list[tuple[float, float, float, float, int]]:
+    """Centres (x, y, in pixels) of the "3"s printed on a page, with their score, their
+    lead over the best other digit and the side their notes are on (`group_side`).
 
     `no_lines`: the page's ink without its staff lines; `space`: the staff spacing in pixels;
     `not_marks`: pixels that belong to something known (noteheads): a piece of ink mostly on
@@ -150,7 +181,7 @@ def find_triplet_marks(
     n, labels, stats, _ = cv2.connectedComponentsWithStats(
         no_lines.astype(np.uint8), connectivity=8
     )
-    out: list[tuple[float, float, float, float]] = []
+    out: list[tuple[float, float, float, float, int]] = []
     lo, hi = HEIGHT_SPACES[0] * space, HEIGHT_SPACES[1] * space
     for k in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[k])
@@ -164,7 +195,8 @@ def find_triplet_marks(
         scores = digit_scores(crop)
         other = max(v for d, v in scores.items() if d != 3)
         if scores[3] >= min_score and scores[3] - other >= margin:
-            out.append((x + w / 2, y + h / 2, scores[3], scores[3] - other))
+            side = group_side(no_lines & (labels != k), (x, y, w, h), space)
+            out.append((x + w / 2, y + h / 2, scores[3], scores[3] - other, side))
     return out
 
 
@@ -192,15 +224,16 @@ def _columns(heads: list[tuple[int, Head]], reach: float) -> list[list[tuple[int
     return cols
 
 
-def triplet_groups(
-    marks: list[tuple[float, float]], heads: list[Head]
-) -> list[tuple[list[int], Fraction]]:
+def triplet_groups(marks: Sequence[Mark], heads: list[Head]) -> list[tuple[list[int], Fraction]]:
     """The heads (indices) each triplet mark stands for, and the value they were printed with
-    (`group_value`): three note columns of one staff in one bar, evenly spaced, the middle
-    one under (or over) the mark, the mark beyond their heads. The staves near the mark are
-    tried nearest first (a mark under a stem-down group can stand closer to the next staff's
-    heads than to its own). A mark that fits no such group (a triplet holding a rest or a
-    longer note) is left out: a wrong triplet costs as much as a missed one."""
+    (`group_value`): three note columns of one staff in one bar, evenly spaced, centred under
+    (or over) the mark, the mark beyond their heads. The staves near the mark are tried
+    nearest first, past a group another mark has taken (a mark under a stem-down group can
+    stand nearer the next staff's heads). When groups fit on both sides of the mark, the
+    side its ink says (a mark is (x, y, side), side as `group_side` tells, 0 for either) is
+    kept: between a right hand's stem-down triplet and the left hand's chords the nearer heads
+    are often the wrong ones. A mark that fits no group (a triplet holding a rest or a longer
+    note) is left out: a wrong triplet costs as much as a missed one."""
     if not heads:
         return []
     hw = float(np.median([h.w for h in heads]))
@@ -209,22 +242,25 @@ def triplet_groups(
         return []
     taken: set[int] = set()
     out: list[tuple[list[int], Fraction]] = []
-    for mx, my in marks:
+    for mx, my, side in marks:
         near = sorted(
             (float(np.hypot((h.x - mx) / hw, (h.y - my) / hh)), i)
             for i, h in enumerate(heads)
             if abs(h.x - mx) <= GROUP_REACH[0] * hw and abs(h.y - my) <= GROUP_REACH[1] * hh
         )
-        staves = list(dict.fromkeys(heads[i].where for _d, i in near))
-        for where in staves:
-            found = _group_at(mx, my, [(i, h) for i, h in enumerate(heads) if h.where == where], hw)
-            if found is None:
-                continue
-            ids, value = found
-            if not taken.intersection(ids):
-                taken.update(ids)
-                out.append((ids, value))
-            break
+        offers = []
+        for where in dict.fromkeys(heads[i].where for _d, i in near):
+            staff = [(i, h) for i, h in enumerate(heads) if h.where == where]
+            found = _group_at(mx, my, staff, hw)
+            if found is not None and not taken.intersection(found[0]):
+                below = heads[found[0][0]].y > my
+                offers.append((found, 1 if below else -1))
+        if side and len({s for _f, s in offers}) == 2:
+            offers = [(f, s) for f, s in offers if s == side]
+        if offers:
+            (ids, value), _side = offers[0]
+            taken.update(ids)
+            out.append((ids, value))
     return out
 
 
@@ -234,17 +270,23 @@ def _group_at(
     """The triplet group of one staff's bar a mark at (mx, my) stands for, if any."""
     cols = _columns(staff_heads, 0.8 * hw)
     centres = [float(np.mean([h.x for _i, h in col])) for col in cols]
-    c = int(np.argmin([abs(x - mx) for x in centres]))
-    if c == 0 or c + 1 >= len(cols) or abs(centres[c] - mx) > MARK_OFF_CENTRE * hw:
+    best: tuple[float, int] | None = None
+    for c in range(1, len(cols) - 1):
+        off = abs((centres[c - 1] + centres[c + 1]) / 2 - mx)
+        left, right = centres[c] - centres[c - 1], centres[c + 1] - centres[c]
+        if off > MARK_OFF_CENTRE * hw or max(left, right) > EVEN_SPACING * min(left, right):
+            continue
+        if best is None or off < best[0]:
+            best = (off, c)
+    if best is None:
         return None
-    left, right = centres[c] - centres[c - 1], centres[c + 1] - centres[c]
-    if min(left, right) <= 0 or max(left, right) > EVEN_SPACING * min(left, right):
-        return None
+    _off, c = best
     value = group_value(cols[c - 1 : c + 2])
     if value is None:
         return None
     group = [h for col in cols[c - 1 : c + 2] for _i, h in col]
-    if min(h.y - h.h / 2 for h in group) <= my <= max(h.y + h.h / 2 for h in group):
+    top, bottom = min(h.y - h.h / 2 for h in group), max(h.y + h.h / 2 for h in group)
+    if top <= my <= bottom:
         return None  # a mark stands beyond the beam, not among the heads
     return sorted(i for col in cols[c - 1 : c + 2] for i, _h in col), value
 

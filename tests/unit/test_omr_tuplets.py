@@ -49,6 +49,8 @@ def test_finds_the_one_printed_three(font: str) -> None:
     marks = tuplets.find_triplet_marks(no_lines, space, heads)
     # the time signature's 4s, the clef and the noteheads are no triplet mark
     assert len(marks) == 1, marks
+    # the stem-up eighths' beam is under their number: the notes are below it
+    assert marks[0][4] == 1
 
 
 def test_a_page_without_tuplets_has_no_marks() -> None:
@@ -56,6 +58,19 @@ def test_a_page_without_tuplets_has_no_marks() -> None:
     no_lines[100:140, 100:104] = True  # a stem-like stroke
     no_lines[200:215, 300:318] = True  # a solid blob the size of a head
     assert tuplets.find_triplet_marks(no_lines, 14.0) == []
+
+
+def test_the_side_of_a_mark_is_where_the_ink_comes_nearer() -> None:
+    ink = np.zeros((200, 100), dtype=bool)
+    box = (40, 90, 10, 16)  # the mark: rows 90-105
+    ink[60:70, 30:60] = True  # a beam 20 rows above it
+    ink[150:160, 30:60] = True  # the next staff's ink 44 rows below
+    assert tuplets.group_side(ink, box, space=14.0) == -1
+    assert tuplets.group_side(ink[::-1].copy(), (40, 94, 10, 16), space=14.0) == 1
+    # ink beside the mark's columns, or nothing in reach, decides nothing
+    far = np.zeros_like(ink)
+    far[60:70, 0:20] = True
+    assert tuplets.group_side(far, box, space=14.0) == 0
 
 
 def _head(x: float, y: float, value: Fraction, staff: int = 1, bar: int = 0) -> Head:
@@ -68,31 +83,31 @@ SIXTEENTH = Fraction(1, 4)
 def test_the_group_is_the_three_columns_under_the_mark() -> None:
     heads = [_head(100 + 20 * k, 200, SIXTEENTH) for k in range(6)]
     # the mark over the middle of heads 2, 3, 4, above the beam
-    assert triplet_groups([(160.0, 150.0)], heads) == [([2, 3, 4], SIXTEENTH)]
+    assert triplet_groups([(160.0, 150.0, 0)], heads) == [([2, 3, 4], SIXTEENTH)]
 
 
 def test_chords_in_the_group_come_along() -> None:
     heads = [_head(100 + 20 * k, 200, SIXTEENTH) for k in range(4)]
     heads.append(_head(140, 216, SIXTEENTH))  # a chord note under head 2
-    assert triplet_groups([(140.0, 150.0)], heads) == [([1, 2, 3, 4], SIXTEENTH)]
+    assert triplet_groups([(140.0, 150.0, 0)], heads) == [([1, 2, 3, 4], SIXTEENTH)]
 
 
 def test_a_mark_between_columns_or_over_disagreeing_values_is_left_out() -> None:
     heads = [_head(100 + 20 * k, 200, SIXTEENTH) for k in range(5)]
-    assert triplet_groups([(150.0, 150.0)], heads) == []  # between heads 2 and 3
+    assert triplet_groups([(150.0, 150.0, 0)], heads) == []  # between heads 2 and 3
     mixed = [*heads[:2], _head(140, 200, Fraction(1)), _head(160, 200, Fraction(1, 2)), heads[4]]
-    assert triplet_groups([(160.0, 150.0)], mixed) == []  # heads 2, 3, 4: three values
+    assert triplet_groups([(160.0, 150.0, 0)], mixed) == []  # heads 2, 3, 4: three values
 
 
 def test_one_misread_value_in_the_group_takes_the_others_value() -> None:
     heads = [_head(100 + 20 * k, 200, SIXTEENTH) for k in range(5)]
     heads[2] = _head(140, 200, Fraction(1))  # a beamed sixteenth read as a quarter
-    assert triplet_groups([(160.0, 150.0)], heads) == [([2, 3, 4], SIXTEENTH)]
+    assert triplet_groups([(160.0, 150.0, 0)], heads) == [([2, 3, 4], SIXTEENTH)]
 
 
 def test_a_group_of_quarters_is_no_beamed_triplet() -> None:
     heads = [_head(100 + 20 * k, 200, Fraction(1)) for k in range(5)]
-    assert triplet_groups([(160.0, 150.0)], heads) == []
+    assert triplet_groups([(160.0, 150.0, 0)], heads) == []
 
 
 def test_a_mark_nearer_the_other_staff_finds_its_own_group() -> None:
@@ -100,19 +115,47 @@ def test_a_mark_nearer_the_other_staff_finds_its_own_group() -> None:
     # staff's half-note chords nearer the mark than the group's own heads
     heads = [_head(100 + 20 * k, 100, SIXTEENTH) for k in range(5)]
     heads += [_head(100 + 20 * k, 205, Fraction(2), staff=2) for k in range(5)]
-    assert triplet_groups([(140.0, 160.0)], heads) == [([1, 2, 3], SIXTEENTH)]
+    assert triplet_groups([(140.0, 160.0, 0)], heads) == [([1, 2, 3], SIXTEENTH)]
+
+
+def test_between_two_hands_the_side_read_on_the_ink_decides() -> None:
+    # a right hand's stem-down triplet sixteenths far above the mark (its beam between), the
+    # left hand's evenly spaced eighth chords nearer below it
+    heads = [_head(100 + 20 * k, 100, SIXTEENTH) for k in range(5)]
+    heads += [_head(100 + 20 * k, 200, Fraction(1, 2), staff=2) for k in range(5)]
+    heads += [_head(100 + 20 * k, 208, Fraction(1, 2), staff=2) for k in range(5)]
+    assert triplet_groups([(140.0, 160.0, -1)], heads) == [([1, 2, 3], SIXTEENTH)]
+    assert triplet_groups([(140.0, 160.0, 1)], heads) == [([6, 7, 8, 11, 12, 13], Fraction(1, 2))]
+    # undecided, the nearer heads' staff is tried first
+    assert triplet_groups([(140.0, 160.0, 0)], heads)[0][1] == Fraction(1, 2)
+
+
+def test_a_group_taken_by_another_mark_sends_the_next_to_its_other_staff() -> None:
+    heads = [_head(100 + 20 * k, 100, SIXTEENTH) for k in range(5)]
+    heads += [_head(100 + 20 * k, 220, SIXTEENTH, staff=2) for k in range(5)]
+    # the first mark sits over the lower staff's group; the second, nearer that group too,
+    # takes the upper staff's
+    marks = [(140.0, 190.0, 0), (140.0, 150.0, 0)]
+    assert triplet_groups(marks, heads) == [([6, 7, 8], SIXTEENTH), ([1, 2, 3], SIXTEENTH)]
+
+
+def test_the_mark_is_centred_on_the_outer_columns_not_the_middle_one() -> None:
+    # unevenly spaced (an accidental widens the second gap): the number stands over the
+    # middle of the beam, between the first and last heads, 0.8 head widths off the middle one
+    heads = [_head(x, 200, SIXTEENTH) for x in (60.0, 100.0, 120.0, 156.0, 200.0)]
+    assert triplet_groups([(128.0, 150.0, 0)], heads) == [([1, 2, 3], SIXTEENTH)]
 
 
 def test_a_mark_among_the_heads_is_no_triplet() -> None:
     heads = [_head(100 + 20 * k, 200 + 8 * (k % 2), SIXTEENTH) for k in range(5)]
-    assert triplet_groups([(140.0, 204.0)], heads) == []
+    assert triplet_groups([(140.0, 204.0, 0)], heads) == []
 
 
 def test_the_other_staff_and_far_marks_are_untouched() -> None:
     heads = [_head(100 + 20 * k, 200, SIXTEENTH) for k in range(5)]
     heads += [_head(100 + 20 * k, 400, SIXTEENTH, staff=2) for k in range(5)]
-    assert triplet_groups([(140.0, 160.0)], heads) == [([1, 2, 3], SIXTEENTH)]
-    assert triplet_groups([(140.0, 20.0)], heads) == []
+    assert triplet_groups([(140.0, 160.0, 0)], heads) == [([1, 2, 3], SIXTEENTH)]
+    assert triplet_groups([(140.0, 20.0, 0)], heads) == []
 
 
 def _raw(x: float, offset: Fraction, duration: Fraction) -> RawNote:
@@ -129,7 +172,7 @@ def test_a_bar_with_a_triplet_mark_fills_exactly() -> None:
     # oemer's offsets: each note after the value read before it
     offsets = [sum(values[:k], Fraction(0)) for k in range(len(values))]
     notes = [_raw(x, o, v) for x, o, v in zip(xs, offsets, values, strict=True)]
-    page = PageScore(page=1, notes=notes, measures=2, triplet_marks=[(0.26, 0.27)])
+    page = PageScore(page=1, notes=notes, measures=2, triplet_marks=[(0.26, 0.27, 1)])
     marked = with_triplets(page)
     assert [n.duration for n in marked.notes][4:7] == [Fraction(1, 3)] * 3
     fixed = repair_rhythm(page, Fraction(4))
