@@ -1,6 +1,6 @@
 """Which notes each printed triplet "3" is given to (`tuplets.triplet_groups`), on engraved pages.
 
-    .venv/bin/python bench/omr_triplet_groups.py [--pages 100] [--seed 0] [--no-sides]
+    .venv/bin/python bench/omr_triplet_groups.py [--pages 100] [--seed 0] [--no-sides] [--read]
 
 Pages of the *training* corpus pieces that print tuplets (never the held-out evaluation
 pieces) are engraved with random options like the training pages. Everything the grouping is
@@ -16,6 +16,12 @@ lose a third of their value for nothing, and the real triplet is not fixed). A m
 *missed* when no group is given for it although its tuplet is three columns of notes of at
 most an eighth (what the rule can stand for); marks over other tuplets (a rest or a longer
 note inside) are counted apart. Prints the counts and the wrong groups' pieces.
+
+`--read` puts the same pages (clean) through the production path instead: oemer's heads and
+values, the marks the reader found, the grouping as `transform.with_triplets` calls it, scored
+against the true three-column tuplets by position (`read_score`). It calls nothing newer
+than `tuplets.triplet_groups(page.triplet_marks, heads)`, so a checkout from before a change
+to the grouping can run it too (with `--no-sides`).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -75,6 +82,7 @@ class PageCase:
     marks: list[tuple[float, float, int]]  # centre, side of the notes (group_side)
     truth: list[frozenset[int]]  # per mark, the heads of its tuplet
     fittable: list[bool]  # per mark: its tuplet is three columns of at most eighths
+    svg: str = ""
 
 
 def _staff_space(root: ET.Element) -> float:
@@ -214,7 +222,7 @@ def page_case(piece: Path, seed: int, sides: bool = True) -> PageCase | None:
         fittable.append(fit)
     if not marks:
         return None
-    return PageCase(piece.name, heads, marks, truth, fittable)
+    return PageCase(piece.name, heads, marks, truth, fittable, svg)
 
 
 def score(case: PageCase) -> Counter[str]:
@@ -233,12 +241,96 @@ def score(case: PageCase) -> Counter[str]:
     return out
 
 
+def _column_centres(heads: list[tuplets.Head]) -> list[float]:
+    hw = float(np.median([h.w for h in heads]))
+    xs = sorted(h.x for h in heads)
+    cols: list[list[float]] = []
+    for x in xs:
+        if cols and x - cols[-1][-1] <= 0.8 * hw:
+            cols[-1].append(x)
+        else:
+            cols.append([x])
+    return [float(np.mean(c)) for c in cols]
+
+
+def read_score(model: Any, case: PageCase) -> Counter[str]:
+    """The same page read through the production path (clean, not degraded): oemer's heads
+    and values, the marks the reader found, grouped by `with_triplets`' own inputs. A given
+    group is right when its three columns each lie within 0.6 head widths of a fittable true
+    tuplet's and its heads within two head heights of that tuplet's."""
+    from consumers.omr import recognize, transform
+
+    root = ET.fromstring(case.svg)
+    width, height = render.target_size(*render.svg_size(root))
+    gray = render.rasterize_svg(case.svg, width, height)
+    try:
+        result = recognize.recognize_page(model, gray)
+    except Exception:
+        return Counter({"unread pages": 1})
+    page = transform.musicxml_to_page(
+        result.musicxml, result.notes, 1, rest_boxes=result.rests, triplet_marks=result.triplets
+    )
+    sounding = [n for n in page.notes if not n.is_rest and n.box is not None]
+    heads = []
+    for n in sounding:
+        assert n.box is not None
+        x, y, w, h = n.box.bbox
+        heads.append(tuplets.Head(x + w / 2, y + h / 2, w, h, (n.measure, n.staff), n.duration))
+    given = tuplets.triplet_groups(page.triplet_marks, heads) if heads else []
+    # the truth in page fractions
+    true_groups = [
+        [
+            tuplets.Head(h.x / width, h.y / height, h.w / width, h.h / height, h.where, h.value)
+            for h in (case.heads[i] for i in sorted(members))
+        ]
+        for members, fit in zip(case.truth, case.fittable, strict=True)
+        if fit
+    ]
+    out: Counter[str] = Counter(fittable=len(true_groups), marks_read=len(page.triplet_marks))
+    matched: set[int] = set()
+    for ids, _v in given:
+        group = [heads[i] for i in ids]
+        cols = _column_centres(group)
+        hw = float(np.median([h.w for h in group]))
+        hh = float(np.median([h.h for h in group]))
+        hit = None
+        for t, truth in enumerate(true_groups):
+            tcols = _column_centres(truth)
+            if len(tcols) != len(cols) or t in matched:
+                continue
+            near_x = all(abs(a - b) <= 0.6 * hw for a, b in zip(cols, tcols, strict=True))
+            near_y = abs(np.mean([h.y for h in group]) - np.mean([h.y for h in truth])) <= 2 * hh
+            if near_x and near_y:
+                hit = t
+                break
+        if hit is None:
+            out["wrong"] += 1
+        else:
+            matched.add(hit)
+            out["right"] += 1
+    out["missed (fittable)"] += len(true_groups) - len(matched)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--pages", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-sides", action="store_true")
+    ap.add_argument(
+        "--read",
+        action="store_true",
+        help="group what the production path reads on each page instead (read_score)",
+    )
     a = ap.parse_args()
+    model = None
+    if a.read:
+        import torch
+
+        from consumers.omr import recognize
+
+        torch.set_num_threads(2)
+        model = recognize.load_model(None)
     pieces = pieces_with_tuplets()
     rng = random.Random(a.seed)
     total: Counter[str] = Counter()
@@ -249,11 +341,17 @@ def main() -> None:
         if case is None:
             continue
         cases += 1
-        got = score(case)
+        got = read_score(model, case) if a.read else score(case)
         total += got
         if got["wrong"]:
             wrong_in[case.piece] += got["wrong"]
-    print(f"{cases} pages, {total['marks']} marks, {total['fittable']} over three-column groups")
+    if a.read:
+        print(
+            f"{cases} pages read ({total['unread pages']} unread), {total['marks_read']} marks "
+            f"found, {total['fittable']} true three-column groups"
+        )
+    else:
+        print(f"{cases} pages, {total['marks']} marks, {total['fittable']} over three-column ones")
     for key in ("right", "wrong", "missed (fittable)", "not given (other tuplet)"):
         print(f"  {key:<26} {total[key]:>5}")
     print("wrong groups by piece:", dict(wrong_in.most_common()))
