@@ -27,11 +27,21 @@ MEI_BAR = (
 )
 
 
-def _page(font: str) -> tuple[np.ndarray, float, np.ndarray]:
+# stem-down eighths (above the middle line): verovio sets their number under the beam
+MEI_BAR_STEMS_DOWN = (
+    '<measure n="1"><staff n="1"><layer n="1">'
+    '<tuplet num="3" numbase="2" num.visible="true" bracket.visible="false">'
+    '<beam><note pname="e" oct="5" dur="8"/><note pname="f" oct="5" dur="8"/>'
+    '<note pname="g" oct="5" dur="8"/></beam></tuplet>'
+    '<note pname="c" oct="5" dur="4"/><note pname="c" oct="5" dur="2"/></layer></staff></measure>'
+)
+
+
+def _page(font: str, bar: str = MEI_BAR) -> tuple[np.ndarray, float, np.ndarray]:
     mei = render.mei_document(
         '<scoreDef meter.count="4" meter.unit="4"><staffGrp><staffDef n="1" lines="5" '
         'clef.shape="G" clef.line="2"/></staffGrp></scoreDef>',
-        MEI_BAR,
+        bar,
     )
     svg = render.engrave(mei, render.EngraveOptions(font=font, scale=90))[0]
     image, label = render.render_page(svg)
@@ -51,6 +61,13 @@ def test_finds_the_one_printed_three(font: str) -> None:
     assert len(marks) == 1, marks
     # the stem-up eighths' beam is under their number: the notes are below it
     assert marks[0][4] == 1
+
+
+@pytest.mark.parametrize("font", ["Leipzig", "Bravura", "Leland", "Gootville"])
+def test_a_number_under_a_stem_down_beam_has_its_notes_above(font: str) -> None:
+    no_lines, space, heads = _page(font, MEI_BAR_STEMS_DOWN)
+    marks = tuplets.find_triplet_marks(no_lines, space, heads)
+    assert [m[4] for m in marks] == [-1], marks
 
 
 def test_a_page_without_tuplets_has_no_marks() -> None:
