@@ -133,11 +133,11 @@ def page_case(piece: Path, seed: int, sides: bool = True) -> PageCase | None:
     if not tk.loadFile(str(piece)):
         return None
     with_threes = [
-        i for i in range(1, tk.getPageCount() + 1) if "tupletNum" in (svg := tk.renderToSVG(i))
+        svg for i in range(1, tk.getPageCount() + 1) if "tupletNum" in (svg := tk.renderToSVG(i))
     ]
     if not with_threes:
         return None
-    svg = tk.renderToSVG(rng.choice(with_threes))
+    svg = rng.choice(with_threes)
     root = ET.fromstring(svg)
     width, height = render.target_size(*render.svg_size(root))
     inner = next(el for el in root.iter() if "viewBox" in el.attrib)
@@ -149,6 +149,7 @@ def page_case(piece: Path, seed: int, sides: bool = True) -> PageCase | None:
         return (x + mx) * per_unit, (y + my) * per_unit
 
     space = _staff_space(root)
+    chord_of = {id(n): c for c in root.iter(G) if "chord" in _classes(c) for n in c}
     heads: list[tuplets.Head] = []
     head_of: dict[str, int] = {}
     bar = -1
@@ -162,9 +163,7 @@ def page_case(piece: Path, seed: int, sides: bool = True) -> PageCase | None:
                 if "note" not in _classes(note):
                     continue
                 attrs = tk.getElementAttr(note.attrib["id"])
-                chord_el = next(
-                    (c for c in staff.iter(G) if "chord" in _classes(c) and note in list(c)), None
-                )
+                chord_el = chord_of.get(id(note))
                 chord = tk.getElementAttr(chord_el.attrib["id"]) if chord_el is not None else {}
                 value = _value(attrs, chord)
                 glyph = next(
@@ -242,15 +241,10 @@ def score(case: PageCase) -> Counter[str]:
 
 
 def _column_centres(heads: list[tuplets.Head]) -> list[float]:
+    """The group's note columns as `triplet_groups` forms them (heads within 0.8 widths)."""
     hw = float(np.median([h.w for h in heads]))
-    xs = sorted(h.x for h in heads)
-    cols: list[list[float]] = []
-    for x in xs:
-        if cols and x - cols[-1][-1] <= 0.8 * hw:
-            cols[-1].append(x)
-        else:
-            cols.append([x])
-    return [float(np.mean(c)) for c in cols]
+    cols = tuplets._columns(list(enumerate(heads)), 0.8 * hw)
+    return [float(np.mean([h.x for _i, h in col])) for col in cols]
 
 
 def read_score(model: Any, case: PageCase) -> Counter[str]:

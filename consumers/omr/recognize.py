@@ -85,7 +85,8 @@ class PageResult:
     width: int = 0
     height: int = 0
     meter: Meter | None = None  # the time signature printed at the first system, if read
-    # centres (x, y as fractions of the page) of the triplet "3"s printed on it
+    # the triplet "3"s printed on it: centre (x, y as fractions of the page) and their notes'
+    # side (`tuplets.Mark`)
     triplets: list[Mark] = field(default_factory=list)
 
 
