@@ -41,9 +41,12 @@ from PIL import Image  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from consumers.omr import accidental_owners as owners_mod  # noqa: E402
-from consumers.omr import recognize  # noqa: E402
+from consumers.omr import accidentals, recognize  # noqa: E402
 from consumers.omr.deskew import turn  # noqa: E402
 from consumers.omr.synth import corpus, degrade, render  # noqa: E402
+
+# The lowest reading the sweep keeps a found glyph at.
+FIND_FLOOR = 0.4
 
 
 @dataclass
@@ -58,11 +61,34 @@ class PageCase:
     # the marks with their heights read each way (`accidental_owners.marks_and_heads`)
     variants: dict[str, list[owners_mod.Mark]]
     in_clef: list[bool]  # marks inside a clef's box (never given to a note)
+    # per mark: None for oemer's boxes; for a glyph `accidentals.find_missing_accidentals`
+    # found on the ink, its best shape score and its lead over the other two shapes
+    found: list[tuple[float, float] | None]
+    printed: int  # accidentals printed before notes on the page (verovio's own)
 
 
-def paired(c: PageCase, marks: list[owners_mod.Mark]) -> dict[int, int]:
-    """`owners` on the marks outside clefs, as production calls it."""
-    kept = [i for i in range(len(marks)) if not c.in_clef[i]]
+def oemer_marks(c: PageCase) -> set[int]:
+    return {i for i, f in enumerate(c.found) if f is None}
+
+
+def with_found(score_at: float, margin: float) -> Any:
+    """The marks production would pass on with the ink finder at these thresholds."""
+
+    def use(c: PageCase) -> set[int]:
+        return {
+            i for i, f in enumerate(c.found) if f is None or (f[0] >= score_at and f[1] >= margin)
+        }
+
+    return use
+
+
+def paired(
+    c: PageCase, marks: list[owners_mod.Mark], use: set[int] | None = None
+) -> dict[int, int]:
+    """`owners` on the marks outside clefs (of `use`, default oemer's), as production calls
+    it."""
+    use = oemer_marks(c) if use is None else use
+    kept = [i for i in range(len(marks)) if not c.in_clef[i] and i in use]
     got = owners_mod.owners([marks[i] for i in kept], c.heads, c.space)
     return {kept[k]: h for k, h in got.items()}
 
@@ -124,6 +150,17 @@ def _under(label: NDArray[np.uint8], box: tuple[float, ...], pad: int = 2) -> in
     return int(values.most_common(1)[0][0]) if values else 0
 
 
+def printed_accidentals(root: ET.Element) -> int:
+    """How many accidentals verovio drew before notes on the page (not the key signature's,
+    nor the undrawn ones of notes whose sign the key or the bar already gives)."""
+    drawn = {id(el) for el, _cls in render.leaves(root)}
+    return sum(
+        1
+        for g in root.iter(f"{{{render.SVG_NS}}}g")
+        if "accid" in _classes(g) and any(id(el) in drawn for el in g.iter())
+    )
+
+
 def stacked_chords(root: ET.Element) -> int:
     """How many chords on the page print two or more accidentals (in columns)."""
     return sum(
@@ -155,6 +192,27 @@ def page_case(model: Any, piece: Path, seed: int, stacked: bool = False) -> Page
         label = moved
     seen: list[PageCase] = []
     own_assign = owners_mod.assign_accidentals
+    own_find = accidentals.find_missing_accidentals
+    found_scores: dict[int, tuple[float, float]] = {}
+
+    def find_spy(
+        sfns: list[Any], notes: list[Any], clefs: list[Any], ink: NDArray[np.bool_], space: float
+    ) -> list[Any]:
+        # every candidate down to a low floor, each with its reading, for the sweep
+        kept = accidentals.FIND_SCORE, accidentals.FIND_MARGIN
+        accidentals.FIND_SCORE, accidentals.FIND_MARGIN = FIND_FLOOR, 0.0
+        try:
+            new = own_find(sfns, notes, clefs, ink, space)
+        finally:
+            accidentals.FIND_SCORE, accidentals.FIND_MARGIN = kept
+        for s in new:
+            x1, y1, x2, y2 = (int(v) for v in s.bbox)
+            glyph = accidentals.ink_glyph(ink, (x1, y1, x2, y2), space, 0.0, 0.0)
+            sc = accidentals.shape_scores(glyph[0], space) if glyph else {}
+            ranked = [*sorted(sc.values(), reverse=True), 0.0, 0.0]
+            found_scores[id(s)] = (ranked[0], ranked[0] - ranked[1])
+        return new
+
     from oemer.symbol_extraction import get_nearby_note_id as own_nearby
 
     def spy(
@@ -182,10 +240,14 @@ def page_case(model: Any, piece: Path, seed: int, stacked: bool = False) -> Page
         }
         boxes = [tuple(float(v) for v in c.bbox) for c in clefs]
         in_clef = [owners_mod.inside_clef(m.box, boxes) for m in marks]
-        seen.append(PageCase(marks, heads, space, [], [], oemer, flats, variants, in_clef))
+        found = [found_scores.get(id(s)) for s in sfns]
+        seen.append(
+            PageCase(marks, heads, space, [], [], oemer, flats, variants, in_clef, found, 0)
+        )
         return own_assign(sfns, notes, no_lines, space, clefs)
 
     owners_mod.assign_accidentals = spy
+    accidentals.find_missing_accidentals = find_spy
     try:
         maps = recognize.compute_maps(model, image)
         bgr = np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
@@ -195,6 +257,7 @@ def page_case(model: Any, piece: Path, seed: int, stacked: bool = False) -> Page
             return None
     finally:
         owners_mod.assign_accidentals = own_assign
+        accidentals.find_missing_accidentals = own_find
     if not seen:
         return None
     case = seen[0]
@@ -202,14 +265,19 @@ def page_case(model: Any, piece: Path, seed: int, stacked: bool = False) -> Page
         label = turn(label, degrees, nearest=True)
     case.mark_truth = [_under(label[..., 1], m.box) for m in case.marks]
     case.head_truth = [_under(label[..., 0], h.box, pad=0) for h in case.heads]
+    case.printed = printed_accidentals(root)
     return case
 
 
-def score(cases: list[PageCase], pairing: Any) -> Counter[str]:
+def score(cases: list[PageCase], pairing: Any, use: Any = oemer_marks) -> Counter[str]:
     out: Counter[str] = Counter()
     for c in cases:
         pairs = pairing(c)
+        out["printed"] += c.printed
+        chosen = use(c)
         for i, t in enumerate(c.mark_truth):
+            if i not in chosen:
+                continue
             h = pairs.get(i)
             if t == 0:
                 out["false"] += h is not None
@@ -229,7 +297,8 @@ def _line(name: str, s: Counter[str]) -> str:
     real = max(s["real"], 1)
     return (
         f"{name:34} right {s['right']:4} ({s['right'] / real:.3f})  wrong {s['wrong']:3}  "
-        f"lost {s['lost']:4}  false {s['false']:3} of {s['not real']}"
+        f"lost {s['lost']:4}  false {s['false']:3} of {s['not real']}  "
+        f"(right of printed {s['right'] / max(s['printed'], 1):.3f})"
     )
 
 
@@ -239,9 +308,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument(
+        "--find-sweep", action="store_true", help="the ink finder's thresholds (FIND_SCORE/MARGIN)"
+    )
+    ap.add_argument(
         "--stacked", action="store_true", help="only pages with a chord of two accidentals or more"
     )
+    ap.add_argument(
+        "--no-split", action="store_true", help="oemer's boxes as it joined them (no cutting)"
+    )
     a = ap.parse_args()
+    recognize.SPLIT_ACCIDENTALS = not a.no_split
     import torch
 
     torch.set_num_threads(2)
@@ -261,6 +337,23 @@ def main() -> None:
         return paired(c, c.marks)
 
     print(_line("accidental_owners", score(cases, ours)))
+    at = with_found(accidentals.FIND_SCORE, accidentals.FIND_MARGIN)
+
+    def with_ink(c: PageCase) -> dict[int, int]:
+        return paired(c, c.marks, at(c))
+
+    print(_line("  + accidentals found on the ink", score(cases, with_ink, at)))
+    if a.find_sweep:
+        for score_at, margin in itertools.product(
+            (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8), (0.0, 0.05, 0.1, 0.15, 0.2)
+        ):
+            use = with_found(score_at, margin)
+
+            def swept(c: PageCase, use: Any = use) -> dict[int, int]:
+                return paired(c, c.marks, use(c))
+
+            print(_line(f"  find {score_at} / {margin}", score(cases, swept, use)))
+        return
     for how in ("box", "ink", "short"):
 
         def variant(c: PageCase, how: str = how) -> dict[int, int]:

@@ -219,3 +219,166 @@ def relabel_accidentals(
         if sfn.note_id is not None and not notes[sfn.note_id].invalid:
             notes[sfn.note_id].sfn = sfn.label
     return changed
+
+
+# Accidentals oemer never boxed (`find_missing_accidentals`). A glyph the network did not
+# vouch for must read more clearly than one it did: chosen on synthetic training-piece pages
+# (`bench/omr_accidental_owners.py --find-sweep`), never on the held-out pages.
+FIND_SCORE = 0.6
+FIND_MARGIN = 0.15
+# Size of an accidental's ink, in staff spaces (every training font, on a line or a space).
+FIND_HEIGHT: Final = (1.5, 3.8)
+FIND_WIDTH: Final = (0.45, 1.5)
+# How far left of a notehead its accidental may stand (a chord's columns), in staff spaces.
+FIND_REACH: Final = 3.5
+
+
+def _taken(box: tuple[int, int, int, int], others: list[tuple[float, ...]], pad: float) -> bool:
+    x1, y1, x2, y2 = box
+    return any(
+        x1 < b[2] + pad and b[0] - pad < x2 and y1 < b[3] + pad and b[1] - pad < y2 for b in others
+    )
+
+
+def find_missing_accidentals(
+    sfns: list[Any],
+    notes: list[Any],
+    clefs: list[Any],
+    ink: NDArray[np.bool_],
+    space: float,
+) -> list[Any]:
+    """Accidentals on the page that oemer has no box for, as new oemer `Sfn`s (no note yet).
+
+    oemer joins the network's accidental pieces that lie within 1.2 staff spaces of each
+    other into one box: the accidentals a chord stacks above one another become one box,
+    which is then too big for an accidental and taken for a clef (and dropped as no clef by
+    `clefs.relabel_clefs`), and every note of the chord loses its sign. Each piece of ink
+    (`ink`: staff lines and noteheads removed) of an accidental's size, standing left of a
+    valid notehead and level with it, that overlaps no box oemer already has (accidental or
+    clef) and clearly reads as a flat, sharp or natural, becomes one."""
+    from oemer.utils import find_closest_staffs
+
+    heads = [tuple(float(v) for v in n.bbox) for n in notes if not n.invalid]
+    if not heads or space <= 0:
+        return []
+    boxes = [tuple(float(v) for v in s.bbox) for s in sfns]
+    boxes += [tuple(float(v) for v in c.bbox) for c in clefs]
+    count, labels, stats = _pieces(ink)
+    head_arr = np.asarray(heads)
+    found: list[Any] = []
+    candidates = [
+        (piece, b)
+        for piece in range(1, count)
+        for b in _glyph_boxes(labels, stats, piece, ink, space)
+    ]
+    for k, box in candidates:
+        x, y, w, h = box[0], box[1], box[2] - box[0], box[3] - box[1]
+        # level with a head just right of it
+        hx1, hy = head_arr[:, 0], (head_arr[:, 1] + head_arr[:, 3]) / 2
+        beside = (
+            (hx1 >= x + w - 0.25 * space)
+            & (hx1 <= x + w + FIND_REACH * space)
+            & (hy >= y - 0.25 * space)
+            & (hy <= y + h + 0.25 * space)
+        )
+        if not beside.any() or _taken(box, boxes, 0.1 * space):
+            continue
+        read = _read_piece(labels, ink, k, box, space)
+        if read is None or read[1] < FIND_SCORE or read[2] < FIND_MARGIN:
+            continue
+        st, _ = find_closest_staffs(x + w / 2, y + h / 2)
+        found.append(_new_sfn(box, read[0], st.track, st.group))
+    return found
+
+
+def _new_sfn(box: tuple[int, int, int, int], shape: str, track: Any, group: Any) -> Any:
+    from oemer.symbol_extraction import Sfn, SfnType
+
+    sfn = Sfn()
+    sfn.bbox = box
+    sfn.label = SfnType[shape]
+    sfn.is_key = False
+    sfn.track = track
+    sfn.group = group
+    return sfn
+
+
+def _pieces(ink: NDArray[np.bool_]) -> tuple[int, NDArray[np.int32], NDArray[np.int32]]:
+    # removing the staff lines cuts a glyph's strokes where they cross a line: pieces a few
+    # rows apart are one glyph
+    joined = cv2.dilate(ink.astype(np.uint8), np.ones((5, 1), np.uint8))
+    count, labels, stats, _c = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    return count, np.asarray(labels, np.int32), np.asarray(stats, np.int32)
+
+
+def _glyph_boxes(
+    labels: NDArray[np.int32],
+    stats: NDArray[np.int32],
+    k: int,
+    ink: NDArray[np.bool_],
+    space: float,
+) -> list[tuple[int, int, int, int]]:
+    """The boxes of the accidentals piece `k` may hold: itself where it has an accidental's
+    size; two, cut at its thinnest row, where it is as tall as two stacked ones (a chord's
+    accidentals a sixth or more apart share a column and touch: a flat's stem reaches into
+    the glyph above); none otherwise."""
+    x, y, w, h = (int(v) for v in stats[k, :4])
+    if not FIND_WIDTH[0] <= w / space <= FIND_WIDTH[1]:
+        return []
+    if FIND_HEIGHT[0] <= h / space <= FIND_HEIGHT[1]:
+        return [(x, y, x + w, y + h)]
+    if not FIND_HEIGHT[1] < h / space <= 2 * FIND_HEIGHT[1]:
+        return []
+    rows = ((labels[y : y + h, x : x + w] == k) & ink[y : y + h, x : x + w]).sum(axis=1)
+    lo = int(FIND_HEIGHT[0] * space)
+    if h - 2 * lo < 1:
+        return []
+    cut = lo + int(np.argmin(rows[lo : h - lo]))
+    return [(x, y, x + w, y + cut), (x, y + cut, x + w, y + h)]
+
+
+def _read_piece(
+    labels: NDArray[np.int32],
+    ink: NDArray[np.bool_],
+    k: int,
+    box: tuple[int, int, int, int],
+    space: float,
+) -> tuple[str, float, float] | None:
+    x1, y1, x2, y2 = box
+    crop = glyph_crop((labels[y1:y2, x1:x2] == k) & ink[y1:y2, x1:x2])
+    if crop is None:
+        return None
+    scores = shape_scores(crop, space)
+    best = max(scores, key=lambda s: scores[s])
+    return best, scores[best], scores[best] - max(v for s, v in scores.items() if s != best)
+
+
+def split_accidentals(sfns: list[Any], ink: NDArray[np.bool_], space: float) -> list[Any]:
+    """oemer's accidentals with every box that holds two glyphs or more cut into one per
+    glyph. oemer joins the network's pieces within 1.2 staff spaces into one box, so a
+    chord's stacked accidentals (a sharp above a sharp, a natural beside a flat) come out as
+    one accidental and all but one note of the chord lose their sign. A box is cut only where
+    oemer found a note just right of it (a key signature's box stands clear of the notes,
+    and oemer counts its glyphs its own way) and the ink (`ink`: staff lines and noteheads
+    removed) inside it holds two or more pieces of an accidental's size that each read
+    clearly (`MIN_SCORE`, `MARGIN`)."""
+    if space <= 0:
+        return list(sfns)
+    _count, labels, stats = _pieces(ink)
+    out: list[Any] = []
+    for s in sfns:
+        if s.note_id is None:
+            out.append(s)
+            continue
+        x1, y1, x2, y2 = (int(v) for v in s.bbox)
+        inside = np.setdiff1d(np.unique(labels[y1:y2, x1:x2]), [0])
+        parts: list[Any] = []
+        boxes = [(int(k), b) for k in inside for b in _glyph_boxes(labels, stats, k, ink, space)]
+        for k, box in boxes:
+            read = _read_piece(labels, ink, k, box, space)
+            if read is None or read[1] < MIN_SCORE or read[2] < MARGIN:
+                parts = []
+                break
+            parts.append(_new_sfn(box, read[0], s.track, s.group))
+        out.extend(parts if len(parts) >= 2 else [s])
+    return out

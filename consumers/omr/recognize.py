@@ -275,6 +275,8 @@ def warm_up() -> None:
 # Switches for the ablations the README reports (each rule measured on its own).
 READ_RESTS = True  # rest values read on the ink (rests.py)
 HEADLESS = True  # accidentals read with the noteheads taken out of the ink
+FIND_ACCIDENTALS = True  # accidentals oemer has no box for found on the ink (accidentals.py)
+SPLIT_ACCIDENTALS = True  # one oemer box holding stacked accidentals cut into one per glyph
 
 
 def _oemer_extract(
@@ -385,10 +387,16 @@ def _oemer_stages(
         # an accidental set close to its note touches the head on the ink: read without heads
         heads = cv2.dilate((notehead > 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         headless = no_lines & ~heads
+        if SPLIT_ACCIDENTALS:
+            sfns = accidentals.split_accidentals(sfns, headless, space)
         accidentals.relabel_accidentals(
             sfns, layers.get_layer("notes"), headless if HEADLESS else no_lines, space
         )
         if oemer_rules.OWNERS:
+            if FIND_ACCIDENTALS:
+                sfns = sfns + accidentals.find_missing_accidentals(
+                    sfns, layers.get_layer("notes"), clefs, headless, space
+                )
             accidental_owners.assign_accidentals(
                 sfns, layers.get_layer("notes"), headless, space, clefs
             )

@@ -70,3 +70,117 @@ def test_relabelling_fixes_the_note_it_belongs_to() -> None:
     assert changed == 1
     assert sfn.label == SfnType.NATURAL and note.sfn == SfnType.NATURAL
     assert kept.label == SfnType.NATURAL
+
+
+def _chord_page(
+    layer: str, font: str = "Leipzig"
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]], list[tuple[int, int, int, int]], float]:
+    """Ink without staff lines and noteheads, the accidentals' and the heads' boxes."""
+    mei = render.mei_document(
+        '<scoreDef meter.count="4" meter.unit="4"><staffGrp><staffDef n="1" lines="5" '
+        'clef.shape="G" clef.line="2"/></staffGrp></scoreDef>',
+        f'<measure n="1"><staff n="1"><layer n="1">{layer}</layer></staff></measure>',
+    )
+    svg = render.engrave(mei, render.EngraveOptions(font=font, scale=80))[0]
+    image, label = render.render_page(svg)
+    staff3, seg4 = lc.unpack(label)
+    staff = (staff3 == 1).astype(np.uint8)
+    st = find_staves(staff)[0]
+
+    def boxes(cls: int) -> list[tuple[int, int, int, int]]:
+        marked = (seg4 == cls).astype(np.uint8)
+        marked[:, : st.x0 + int(5 * st.space)] = 0  # the clef and the time signature
+        n, _lab, stats, _c = cv2.connectedComponentsWithStats(marked, connectivity=8)
+        return [
+            (int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, area in stats[1:n] if area > 10
+        ]
+
+    heads = cv2.dilate((seg4 == 2).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    ink = without_staff_lines(ink_mask(image), staff) & ~heads
+    return ink, boxes(3), boxes(2), st.space
+
+
+STACKED = (
+    '<chord dur="4"><note pname="c" oct="5" accid="s"/><note pname="a" oct="5" accid="f"/>'
+    '</chord><chord dur="4"><note pname="e" oct="4" accid="n"/><note pname="e" oct="5" '
+    'accid="s"/></chord>'
+)
+
+
+@pytest.mark.parametrize("font", ["Leipzig", "Bravura"])
+def test_a_box_over_stacked_accidentals_is_cut_into_one_per_glyph(font: str) -> None:
+    from oemer.symbol_extraction import SfnType
+
+    ink, marks, _heads, space = _chord_page(STACKED, font)
+    marks.sort()
+    assert len(marks) == 4
+    # oemer's joined boxes: each chord's two accidentals as one
+    joined = [
+        (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+        for a, b in (marks[:2], marks[2:])
+    ]
+    sfns = [
+        SimpleNamespace(bbox=box, label=SfnType.SHARP, track=0, group=0, note_id=k)
+        for k, box in enumerate(joined)
+    ]
+    out = accidentals.split_accidentals(sfns, ink, space)
+    assert len(out) == 4
+    got = sorted(((s.bbox[0], s.bbox[1]), s.label.name) for s in out)
+    by_chord = [sorted(got[:2], key=lambda g: g[0][1]), sorted(got[2:], key=lambda g: g[0][1])]
+    assert [g[1] for g in by_chord[0]] == ["FLAT", "SHARP"]  # A flat above C sharp
+    assert [g[1] for g in by_chord[1]] == ["SHARP", "NATURAL"]  # E sharp above E natural
+    assert all((s.track, s.group, s.is_key) == (0, 0, False) for s in out)
+
+
+def test_a_box_over_one_accidental_is_kept_as_it_is() -> None:
+    from oemer.symbol_extraction import SfnType
+
+    ink, marks, _heads, space = _chord_page(STACKED)
+    sfn = SimpleNamespace(bbox=marks[0], label=SfnType.SHARP, track=0, group=0, note_id=0)
+    assert accidentals.split_accidentals([sfn], ink, space) == [sfn]
+
+
+def test_a_box_no_note_stands_beside_is_not_cut() -> None:
+    """A key signature's glyphs: oemer pairs its box with no note and counts it its own way."""
+    from oemer.symbol_extraction import SfnType
+
+    ink, marks, _heads, space = _chord_page(STACKED)
+    a, b = sorted(marks)[:2]
+    box = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+    sfn = SimpleNamespace(bbox=box, label=SfnType.SHARP, track=0, group=0, note_id=None)
+    assert accidentals.split_accidentals([sfn], ink, space) == [sfn]
+
+
+def _one_staff(monkeypatch: pytest.MonkeyPatch) -> None:
+    import oemer.utils
+
+    staff = SimpleNamespace(track=0, group=0)
+    monkeypatch.setattr(oemer.utils, "find_closest_staffs", lambda x, y: (staff, staff))
+
+
+def test_accidentals_with_no_box_are_found_beside_their_heads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _one_staff(monkeypatch)
+    ink, marks, heads, space = _chord_page(STACKED)
+    notes = [SimpleNamespace(bbox=h, invalid=False) for h in heads]
+    # oemer has a box for one of the four only (the first chord's flat, on top)
+    kept = SimpleNamespace(bbox=sorted(marks)[0])
+    found = accidentals.find_missing_accidentals([kept], notes, [], ink, space)
+    assert sorted(s.label.name for s in found) == ["NATURAL", "SHARP", "SHARP"]
+    # nothing is found where no head stands to the right
+    assert accidentals.find_missing_accidentals([kept], [], [], ink, space) == []
+
+
+def test_no_accidental_is_found_among_plain_notes_rests_and_flags(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _one_staff(monkeypatch)
+    layer = (
+        '<note pname="g" oct="4" dur="8"/><rest dur="8"/><note pname="b" oct="4" dur="16"/>'
+        '<note pname="d" oct="5" dur="16"/><rest dur="4"/><chord dur="4"><note pname="e" '
+        'oct="4"/><note pname="g" oct="4"/><note pname="c" oct="5"/></chord>'
+    )
+    ink, _marks, heads, space = _chord_page(layer)
+    notes = [SimpleNamespace(bbox=h, invalid=False) for h in heads]
+    assert accidentals.find_missing_accidentals([], notes, [], ink, space) == []
