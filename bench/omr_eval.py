@@ -1,6 +1,7 @@
 """OMR evaluation on held-out pieces, clean and degraded (issue 3, item 5).
 
     .venv/bin/python bench/omr_eval.py [--weights PATH | --oemer-checkpoints DIR] [--oracle]
+        [--dev | --dev-styles]
         [--pieces mozart-k545 ...] [--json out.json] [--threads 2]
 
 Each held-out piece (never engraved for training: consumers/omr/synth/corpus.py HELD_OUT) is
@@ -64,6 +65,15 @@ DEV_PIECES: dict[str, tuple[str, int | None]] = {
     "joplin-maple-leaf": ("joplin/maple_leaf_rag.mxl", 16),
     "chopin-mazurka6-2": ("chopin/mazurka06-2.krn", 16),
     "cpebach-h186": ("cpebach/h186.mxl", 12),
+}
+# Training pieces in the held-out pieces' own styles (`--dev-styles`): Clara Schumann's other
+# polonaises of op. 1 and Schoenberg's op. 19/6, whole, for rules about what those pages
+# print (stacked accidentals, pick-ups, grace notes); never the held-out movements.
+STYLE_DEV_PIECES: dict[str, tuple[str, int | None]] = {
+    "clara-op1no2": ("schumann_clara/polonaise_op1n2.mxl", None),
+    "clara-op1no3": ("schumann_clara/polonaise_op1n3.mxl", None),
+    "clara-op1no4": ("schumann_clara/polonaise_op1n4.mxl", None),
+    "schoenberg-op19no6": ("schoenberg/opus19/movement6.mxl", None),
 }
 DPI = 300
 A4_PX = (2480, 3508)
@@ -400,6 +410,9 @@ def main() -> None:
     ap.add_argument("--oemer-checkpoints", type=Path, default=None)
     ap.add_argument("--pieces", nargs="*", default=None)
     ap.add_argument("--dev", action="store_true", help="the development pieces instead")
+    ap.add_argument(
+        "--dev-styles", action="store_true", help="the held-out pieces' styles, from training"
+    )
     ap.add_argument("--conditions", nargs="*", default=["clean", "degraded"])
     ap.add_argument("--oracle", action="store_true", help="also run oracle maps on clean pages")
     ap.add_argument("--threads", type=int, default=2)
@@ -411,9 +424,9 @@ def main() -> None:
     model = tf.load_model(a.oemer_checkpoints or a.weights)
     conditions = list(a.conditions) + (["oracle"] if a.oracle else [])
     rows: list[dict[str, Any]] = []
-    catalogue = DEV_PIECES if a.dev else PIECES
+    catalogue = STYLE_DEV_PIECES if a.dev_styles else DEV_PIECES if a.dev else PIECES
     for name in a.pieces or list(catalogue):
-        rel, last = {**PIECES, **DEV_PIECES}[name]
+        rel, last = {**PIECES, **DEV_PIECES, **STYLE_DEV_PIECES}[name]
         svgs, truth = engrave_piece(rel, last)
         reference = reference_musicxml(rel, last)
         for cond in conditions:

@@ -112,6 +112,8 @@ class PageScore:
     measure_boxes: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
     # the triplet "3"s printed on the page: centre (x, y, page fractions) and their notes' side
     triplet_marks: list[Mark] = field(default_factory=list)
+    # the length of the page's first bar where rhythm repair took it for a pick-up
+    pickup: Fraction | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -484,7 +486,9 @@ def _hints(columns: list[list[RawNote]], fitting: set[tuple[int, int]]) -> list[
     return out
 
 
-def _repair_by_columns(notes: list[RawNote], bar: Fraction, first: bool) -> list[RawNote]:
+def _repair_by_columns(
+    notes: list[RawNote], bar: Fraction, first: bool
+) -> tuple[list[RawNote], Fraction]:
     """Onsets from the columns of the page, fitted to the note values read in them.
 
     oemer's own offsets come from its voice bookkeeping, which collapses in busy bars (notes
@@ -493,7 +497,7 @@ def _repair_by_columns(notes: list[RawNote], bar: Fraction, first: bool) -> list
     column onsets at which the notes read (each chord of each voice once) end best, filling
     the bar. A rest oemer saw clear of every column is a column too (a bar that opens with a
     rest starts its notes after it). A first bar that every voice reads as at most half a bar
-    keeps that length (a pick-up).
+    keeps that length (a pick-up). Returns the notes and the bar's length.
     """
     sounding = [n for n in notes if not n.is_rest]
     ends: list[Fraction] = []
@@ -534,7 +538,7 @@ def _repair_by_columns(notes: list[RawNote], bar: Fraction, first: bool) -> list
         start = onsets[col_of[id(n)]]
         # A note may outlast later columns (a half note under running eighths), not the bar.
         out.append(replace(n, offset=start, duration=max(min(n.duration, total - start), _GRID)))
-    return out
+    return out, total
 
 
 def _repair_by_voices(notes: list[RawNote], bar: Fraction) -> list[RawNote]:
@@ -589,14 +593,18 @@ def repair_rhythm(page: PageScore, bar: Fraction) -> PageScore:
     for n in with_triplets(page).notes:
         by_measure[n.measure].append(n)
     out: list[RawNote] = []
+    pickup: Fraction | None = None
     for _m, notes in sorted(by_measure.items()):
         sounding = [n for n in notes if not n.is_rest]
         if sounding and all(n.box is not None for n in sounding):
-            out.extend(_repair_by_columns(notes, bar, first=_m == 0))
+            fitted, length = _repair_by_columns(notes, bar, first=_m == 0)
+            out.extend(fitted)
+            if _m == 0 and length < bar:
+                pickup = length
         else:
             out.extend(_repair_by_voices(notes, bar))
     out.sort(key=lambda n: (n.measure, n.staff, n.voice, n.offset))
-    return replace(page, notes=out)
+    return replace(page, notes=out, pickup=pickup)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -646,21 +654,28 @@ def merge_pages(
     unread: tuple[UnreadPage, ...] = (),
 ) -> ScoreIRV1:
     """Concatenate pages, numbering measures from 1 across them; onsets from the piece start.
-    `unread` names the source pages that gave nothing (they hold no measures)."""
+    A first page whose first bar rhythm repair took for a pick-up keeps that bar short, and
+    every later bar starts that much earlier. `unread` names the source pages that gave
+    nothing (they hold no measures)."""
     num, den = signature or _signature_for(bar)
     measures: list[Measure] = []
     notes: list[NoteV1] = []
     keys: list[KeySignature] = []
     number = 0
-    for pg in pages:
+    starts: dict[int, Fraction] = {}  # measure number → onset
+    end = Fraction(0)
+    for k, pg in enumerate(pages):
         first = number + 1
         for m in range(pg.measures):
             number += 1
+            length = pg.pickup if k == 0 and m == 0 and pg.pickup is not None else bar
+            starts[number] = end
+            end += length
             measures.append(
                 Measure(
                     number=number,
-                    onset=(number - 1) * bar,
-                    length=bar,
+                    onset=starts[number],
+                    length=length,
                     provenance=Provenance(
                         page=pg.page, system=pg.systems.get(m), bbox=_bbox(pg.measure_boxes.get(m))
                     ),
@@ -680,7 +695,7 @@ def merge_pages(
             if not 0 <= pitch.midi <= 127:
                 continue
             mnum = first + n.measure
-            onset = (mnum - 1) * bar + n.offset
+            onset = starts.get(mnum, (mnum - 1) * bar) + n.offset
             box = n.box
             notes.append(
                 NoteV1(

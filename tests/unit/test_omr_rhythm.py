@@ -136,3 +136,36 @@ def test_a_rest_on_a_note_column_does_not_move_notes() -> None:
     under.offset = Fr(1)
     fixed = repair_rhythm(PageScore(page=1, notes=[*rh, under], measures=1), Fr(4))
     assert sorted(n.offset for n in fixed.notes if not n.is_rest) == [Fr(i) for i in range(4)]
+
+
+def _pickup_page(page: int) -> PageScore:
+    """A quarter up-beat, then a bar of four quarters (4/4), one note per column."""
+    notes = []
+    up = _boxed(1, 0.10, Fr(1), 0)
+    notes.append(up)
+    for i in range(4):
+        n = _boxed(1, 0.20 + 0.06 * i, Fr(1), 1 + i)
+        n.measure, n.offset = 1, Fr(i)
+        notes.append(n)
+    return PageScore(page=page, notes=notes, measures=2)
+
+
+def test_a_pickup_bar_is_laid_out_short_and_the_next_bar_starts_after_it() -> None:
+    from consumers.omr.transform import merge_pages
+
+    fixed = repair_rhythm(_pickup_page(1), Fr(4))
+    assert fixed.pickup == Fr(1)
+    ir = merge_pages([fixed], Fr(4), page_count=1)
+    assert [(m.onset, m.length) for m in ir.measures] == [(Fr(0), Fr(1)), (Fr(1), Fr(4))]
+    assert sorted(n.onset for n in ir.notes) == [Fr(0), Fr(1), Fr(2), Fr(3), Fr(4)]
+
+
+def test_only_the_first_page_opens_with_a_pickup() -> None:
+    from consumers.omr.transform import merge_pages
+
+    pages = [repair_rhythm(_pickup_page(p), Fr(4)) for p in (1, 2)]
+    ir = merge_pages(pages, Fr(4), page_count=2)
+    # page 2's short first bar is a bar oemer read short, not an up-beat: full length
+    assert [m.length for m in ir.measures] == [Fr(1), Fr(4), Fr(4), Fr(4)]
+    assert [m.onset for m in ir.measures] == [Fr(0), Fr(1), Fr(5), Fr(9)]
+    assert min(n.onset for n in ir.notes if n.provenance and n.provenance.page == 2) == Fr(5)
