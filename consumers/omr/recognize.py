@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from consumers.omr import accidental_owners, accidentals, oemer_fast, oemer_rules
+from consumers.omr import accidental_owners, accidentals, oemer_fast, oemer_rules, staff_parts
 from consumers.omr import rests as rest_reader
 from consumers.omr.barlines import find_missing_barlines
 from consumers.omr.clefs import find_missing_clefs, relabel_clefs
@@ -303,6 +303,7 @@ def _oemer_extract(
     with (
         oemer_fast.patched() if fast else contextlib.nullcontext(),
         oemer_rules.patched(keys_read) if check_clefs else contextlib.nullcontext(),
+        staff_parts.patched() if check_clefs else contextlib.nullcontext(),
     ):
         return _oemer_stages(image_bgr, maps, deskew, check_clefs, turn_page, keys_read)
 
