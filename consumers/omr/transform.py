@@ -291,6 +291,46 @@ def musicxml_to_page(
     )
 
 
+# A notehead box this many times the page's median head width, and no taller than
+# TWIN_HEIGHT times its median height, holds two heads side by side. Chosen on the
+# development pages (`bench/omr_eval.py --dev` and `--dev-styles`), never the held-out ones.
+TWIN_WIDTH = 1.6
+TWIN_HEIGHT = 1.3
+
+
+def with_twin_heads(notes: list[RawNote]) -> list[RawNote]:
+    """Two voices on one pitch at one time, printed as two heads side by side, as one note each.
+
+    Where two voices of a staff meet on a pitch with heads of different kinds or stems both
+    ways (a bass note held as a dotted half under a quarter, as Clara Schumann's polonaises
+    print in almost every bar), the engraver sets the two heads side by side, touching. The
+    network marks them as one blob and oemer reads one note: the other voice's note is lost.
+    A head box about twice a head wide and a head high is taken for two heads: the note is
+    kept twice, the second in a voice of its own (same pitch, onset and value: the other
+    voice's value is not read). `repair_rhythm` applies it to the notes it has placed."""
+    heads = [n.box.bbox for n in notes if not n.is_rest and n.box is not None]
+    if len(heads) < 8:
+        return notes
+    width = float(np.median([b[2] for b in heads]))
+    height = float(np.median([b[3] for b in heads]))
+    top_voice: dict[tuple[int, int], int] = defaultdict(int)
+    for n in notes:
+        top_voice[(n.measure, n.staff)] = max(top_voice[(n.measure, n.staff)], n.voice)
+    # the twins of one chord's heads form one chord of the new voice
+    first_free = max((n.chord_key for n in notes), default=0) + 1
+    new_key: dict[int, int] = {}
+    out: list[RawNote] = []
+    for n in notes:
+        out.append(n)
+        if n.is_rest or n.box is None:
+            continue
+        _x, _y, w, h = n.box.bbox
+        if w >= TWIN_WIDTH * width and h <= TWIN_HEIGHT * height:
+            key = new_key.setdefault(n.chord_key, first_free + len(new_key))
+            out.append(replace(n, voice=top_voice[(n.measure, n.staff)] + 1, chord_key=key))
+    return out
+
+
 def _drop_empty_measures(
     notes: list[RawNote], key_fifths: dict[int, int], n_measures: int
 ) -> tuple[list[RawNote], dict[int, int], int]:
@@ -603,6 +643,9 @@ def repair_rhythm(page: PageScore, bar: Fraction) -> PageScore:
                 pickup = length
         else:
             out.extend(_repair_by_voices(notes, bar))
+    # after the onsets are solved: the second head of a pair is no evidence for the bar's
+    # rhythm (counted twice, its value over-fills its voice)
+    out = with_twin_heads(out)
     out.sort(key=lambda n: (n.measure, n.staff, n.voice, n.offset))
     return replace(page, notes=out, pickup=pickup)
 

@@ -169,3 +169,44 @@ def test_only_the_first_page_opens_with_a_pickup() -> None:
     assert [m.length for m in ir.measures] == [Fr(1), Fr(4), Fr(4), Fr(4)]
     assert [m.onset for m in ir.measures] == [Fr(0), Fr(1), Fr(5), Fr(9)]
     assert min(n.onset for n in ir.notes if n.provenance and n.provenance.page == 2) == Fr(5)
+
+
+def test_two_heads_side_by_side_are_two_voices_notes() -> None:
+    """A bass note two voices share, printed as two touching heads: one box twice a head wide."""
+    from consumers.omr.transform import with_twin_heads
+
+    notes = []
+    for i in range(8):  # a bar of eighths, one head wide each
+        n = _boxed(1, 0.10 + 0.03 * i, Fr(1, 2), i)
+        n.offset = Fr(i, 2)
+        notes.append(n)
+    bass = _boxed(2, 0.10, Fr(3), 20)
+    bass.box = NoteBox((0.10, 0.4, 0.02, 0.01), system=1, confidence=1.0)  # two heads wide
+    chord_mate = _boxed(2, 0.10, Fr(3), 20)
+    chord_mate.box = NoteBox((0.10, 0.38, 0.02, 0.01), system=1, confidence=1.0)
+    tall = _boxed(2, 0.2, Fr(1), 21)
+    tall.box = NoteBox((0.2, 0.4, 0.02, 0.02), system=1, confidence=1.0)  # two heads high
+    out = with_twin_heads([*notes, bass, chord_mate, tall])
+    assert len(out) == len(notes) + 5
+    # each wide head followed by its twin; the tall box (a chord's second) has none
+    assert out[len(notes) :: 2][:2] == [bass, chord_mate] and out[-1] is tall
+    new = [out[len(notes) + 1], out[len(notes) + 3]]
+    assert all(n.box is not None and n.box.bbox[2] == 0.02 for n in new)
+    assert all((n.offset, n.duration, n.staff) == (Fr(0), Fr(3), 2) for n in new)
+    # the twins of one chord: one chord of a voice of their own
+    assert {n.voice for n in new} == {2} and len({n.chord_key for n in new}) == 1
+    assert new[0].chord_key not in {n.chord_key for n in [*notes, bass, tall]}
+
+
+def test_twins_are_added_after_the_onsets_are_solved() -> None:
+    rh = [_boxed(1, 0.10 + 0.06 * i, Fr(1), i) for i in range(4)]
+    for i, n in enumerate(rh):
+        n.offset = Fr(i)
+    lh = []
+    for i in range(4):
+        n = _boxed(2, 0.10 + 0.06 * i, Fr(1), 10 + i)
+        n.offset = Fr(i)
+        lh.append(n)
+    lh[0].box = NoteBox((0.10, 0.4, 0.02, 0.01), system=1, confidence=1.0)
+    fixed = repair_rhythm(PageScore(page=1, notes=[*rh, *lh], measures=1), Fr(4))
+    assert sorted(n.offset for n in fixed.notes) == sorted([Fr(i) for i in range(4)] * 2 + [Fr(0)])
