@@ -252,7 +252,7 @@ def page_case(model: Any, piece: Path, seed: int, stacked: bool = False) -> Page
         maps = recognize.compute_maps(model, image)
         bgr = np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
         try:
-            _xml, _b, degrees, _m = recognize._oemer_extract(bgr, maps)
+            _xml, _b, degrees, _m, _t = recognize._oemer_extract(bgr, maps)
         except Exception:
             return None
     finally:

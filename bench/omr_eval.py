@@ -359,6 +359,7 @@ def run_document(
             page=i,
             rest_boxes=result.rests,
             triplet_marks=result.triplets,
+            ties=result.ties,
         )
         costs.append(
             {

@@ -35,6 +35,7 @@ from consumers.omr.meter import Meter, read_meter, templates, without_staff_line
 from consumers.omr.segnet.infer import load_weights, predict
 from consumers.omr.segnet.model import SegNet
 from consumers.omr.synth.labels import OEMER_PIXELS
+from consumers.omr.ties import tied_pairs
 from consumers.omr.tuplets import Mark, find_triplet_marks
 from consumers.omr.tuplets import templates as digit_templates
 from etude.errors import BadInputError
@@ -88,6 +89,8 @@ class PageResult:
     # the triplet "3"s printed on it: centre (x, y as fractions of the page) and their notes'
     # side (`tuplets.Mark`)
     triplets: list[Mark] = field(default_factory=list)
+    # (i, j): note i (an index into `notes`) tied to note j, read on the ink (`ties.py`)
+    ties: list[tuple[int, int]] = field(default_factory=list)
 
 
 def label_maps(label: NDArray[np.uint8]) -> PageMaps:
@@ -277,6 +280,7 @@ READ_RESTS = True  # rest values read on the ink (rests.py)
 HEADLESS = True  # accidentals read with the noteheads taken out of the ink
 FIND_ACCIDENTALS = True  # accidentals oemer has no box for found on the ink (accidentals.py)
 SPLIT_ACCIDENTALS = True  # one oemer box holding stacked accidentals cut into one per glyph
+READ_TIES = True  # ties read on the ink (ties.py)
 
 
 def _oemer_extract(
@@ -286,7 +290,7 @@ def _oemer_extract(
     fast: bool = True,
     check_clefs: bool = True,
     turn_page: bool = True,
-) -> tuple[bytes, Any, float, list[Mark]]:
+) -> tuple[bytes, Any, float, list[Mark], list[tuple[Any, Any]]]:
     """oemer.ete.extract from its "Load the original image" step on, maps given in memory.
 
     `fast` swaps in `oemer_fast`'s output-identical versions of oemer's six slowest functions
@@ -298,7 +302,7 @@ def _oemer_extract(
     returns the angle the page was turned by before oemer read it (`deskew.py`): oemer's
     boxes are in the turned page. `turn_page` False leaves a page that is not level to
     oemer's own dewarp alone. And, with `check_clefs`, the triplet marks on the turned page
-    (`tuplets.py`, pixel centres)."""
+    (`tuplets.py`, pixel centres), and the pairs of oemer notes tied on the ink (`ties.py`)."""
     keys_read: dict[int, int] = {}  # filled by _oemer_stages before the builder runs
     with (
         oemer_fast.patched() if fast else contextlib.nullcontext(),
@@ -315,7 +319,7 @@ def _oemer_stages(
     check_clefs: bool,
     turn_page: bool = True,
     keys_read: dict[int, int] | None = None,
-) -> tuple[bytes, Any, float, list[Mark]]:
+) -> tuple[bytes, Any, float, list[Mark], list[tuple[Any, Any]]]:
     from oemer import layers
     from oemer.build_system import MusicXMLBuilder
     from oemer.dewarp import dewarp, estimate_coords
@@ -373,6 +377,7 @@ def _oemer_stages(
     layers.register_layer("group_map", group_map)
     barlines, clefs, sfns, rests = symbol_extract()
     marks: list[Mark] = []
+    tie_pairs: list[tuple[Any, Any]] = []
     if check_clefs:
         gray = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
         no_lines = without_staff_lines(ink_mask(gray), staff)
@@ -401,6 +406,14 @@ def _oemer_stages(
             accidental_owners.assign_accidentals(
                 sfns, layers.get_layer("notes"), headless, space, clefs
             )
+        if READ_TIES:
+            notes = layers.get_layer("notes")
+            # a tied note with a sign of its own is no continuation of another pitch
+            tie_pairs = [
+                (notes[i], notes[j])
+                for i, j in tied_pairs(list(notes), headless, space)
+                if notes[j].sfn is None
+            ]
         if READ_RESTS:
             rest_reader.relabel_rests(rests, no_lines, space)
         if keys_read is not None:
@@ -412,7 +425,7 @@ def _oemer_stages(
     rhythm_extract()
     builder = MusicXMLBuilder(title="page")
     builder.build()
-    return builder.to_musicxml(), builder, degrees, marks
+    return builder.to_musicxml(), builder, degrees, marks, tie_pairs
 
 
 def _box(
@@ -450,27 +463,30 @@ def _turned_back(width: int, height: int, degrees: float) -> NDArray[np.float64]
 
 def _note_boxes(
     builder: Any, maps: PageMaps, width: int, height: int, degrees: float = 0.0
-) -> tuple[list[NoteBox], list[NoteBox | None]]:
+) -> tuple[list[NoteBox], list[NoteBox | None], list[Any]]:
     """One box per pitched <note> and one per rest oemer wrote, each in document order, on the
     page as scanned (oemer read it turned by `degrees`: each box is turned back about its
-    centre). A rest's confidence is meaningless (the notehead map) and kept at what it reads."""
+    centre), and oemer's note behind each note box. A rest's confidence is meaningless (the
+    notehead map) and kept at what it reads."""
     from oemer.build_system import AddNote, AddRest
 
     back = _turned_back(width, height, degrees)
     notes: list[NoteBox] = []
+    order: list[Any] = []
     rests: list[NoteBox | None] = []
     for action in builder.actions:
         if isinstance(action, AddNote):
             if action.note.invalid:  # decode_note writes nothing for these
                 continue
             notes.append(_box(action.note.bbox, action.note.group, maps, width, height, back))
+            order.append(action.note)
         elif isinstance(action, AddRest):  # decode_rest writes every one
             rest = action.rest
             # oemer also writes rests of its own to balance the two staves' durations, boxed
             # as a point at a note column's x; only a rest it saw on the page has a box
             seen = rest.bbox is not None and rest.bbox[3] > rest.bbox[1]
             rests.append(_box(rest.bbox, rest.group, maps, width, height, back) if seen else None)
-    return notes, rests
+    return notes, rests, order
 
 
 def _on_page(marks: list[Mark], width: int, height: int, degrees: float) -> list[Mark]:
@@ -506,7 +522,7 @@ def recognize_page(
         warnings.simplefilter("ignore")
         try:
             try:
-                xml, builder, degrees, marks = _oemer_extract(bgr, maps)
+                xml, builder, degrees, marks, tie_pairs = _oemer_extract(bgr, maps)
             except BadInputError:
                 raise
             except Exception:
@@ -514,8 +530,14 @@ def recognize_page(
                     raise
                 # oemer's staff-line extraction asserts on some layouts; a page it fails to
                 # read turned back may still read through its own dewarp
-                xml, builder, degrees, marks = _oemer_extract(bgr, maps, turn_page=False)
-            boxes, rest_boxes = _note_boxes(builder, maps, w, h, degrees)
+                xml, builder, degrees, marks, tie_pairs = _oemer_extract(bgr, maps, turn_page=False)
+            boxes, rest_boxes, order = _note_boxes(builder, maps, w, h, degrees)
+            where = {id(n): k for k, n in enumerate(order)}
+            ties = [
+                (where[id(a)], where[id(b)])
+                for a, b in tie_pairs
+                if id(a) in where and id(b) in where
+            ]
             triplets = _on_page(marks, w, h, degrees)
         except BadInputError:
             raise
@@ -531,4 +553,5 @@ def recognize_page(
         height=h,
         meter=meter,
         triplets=triplets,
+        ties=ties,
     )

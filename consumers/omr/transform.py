@@ -193,8 +193,11 @@ def musicxml_to_page(
     page: int,
     rest_boxes: Sequence[NoteBox | None] = (),
     triplet_marks: Sequence[Mark] = (),
+    ties: Sequence[tuple[int, int]] = (),
 ) -> PageScore:
-    """oemer's MusicXML for one page → RawNotes (music21 does the MusicXML reading)."""
+    """oemer's MusicXML for one page → RawNotes (music21 does the MusicXML reading).
+
+    `ties`: pairs of indices into `boxes`, a note tied to the next (`ties.py`)."""
     from music21 import chord, converter, key, note, stream
 
     with warnings.catch_warnings():
@@ -204,6 +207,7 @@ def musicxml_to_page(
         raise BadInputError(f"page {page}: the recogniser wrote no score")
     staves = list(score.parts)
     notes: list[RawNote] = []
+    by_box: dict[int, RawNote] = {}
     key_fifths: dict[int, int] = {}
     n_measures = 0
     chord_counter = 0
@@ -245,6 +249,7 @@ def musicxml_to_page(
                     chord_counter += 1
                     for i, n in enumerate(members):
                         box = None
+                        k = -1
                         if i < len(tags):
                             k = int(tags[i][len(_LYRIC_TAG) :])
                             box = boxes[k] if k < len(boxes) else None
@@ -266,6 +271,9 @@ def musicxml_to_page(
                                 box=box,
                             )
                         )
+                        if k >= 0:
+                            by_box[k] = notes[-1]
+    _tie(by_box, ties)
     notes, key_fifths, n_measures = _drop_empty_measures(notes, key_fifths, n_measures)
     systems: dict[int, int] = {}
     spans: dict[int, list[tuple[float, float, float, float]]] = defaultdict(list)
@@ -289,6 +297,23 @@ def musicxml_to_page(
         measure_boxes=measure_boxes,
         triplet_marks=list(triplet_marks),
     )
+
+
+def _tie(by_box: dict[int, RawNote], ties: Sequence[tuple[int, int]]) -> None:
+    """Mark the tied notes (start, continue, stop) and carry a tied note's accidental into
+    the next bar: the continuation is the same pitch, printed without a sign (oemer starts
+    the bar afresh and reads it at the key's pitch). A pair whose notes differ in letter or
+    octave, or lie in different staves, is no tie (a slur oemer took for one)."""
+    pairs = [(by_box[a], by_box[b]) for a, b in ties if a in by_box and b in by_box]
+    # in the order the music goes, so a chain of ties carries the sign bar after bar
+    pairs.sort(key=lambda p: (p[0].measure, p[0].box.bbox[0] if p[0].box else 0.0))
+    for a, b in pairs:
+        if (a.step, a.octave, a.staff) != (b.step, b.octave, b.staff) or b.measure < a.measure:
+            continue
+        if b.measure > a.measure:
+            b.alter = a.alter
+        a.tie = "continue" if a.tie in ("stop", "continue") else "start"
+        b.tie = "continue" if b.tie in ("start", "continue") else "stop"
 
 
 # A notehead box this many times the page's median head width, and no taller than
@@ -805,6 +830,7 @@ def recognize_pdf(
                 page=i,
                 rest_boxes=result.rests,
                 triplet_marks=result.triplets,
+                ties=result.ties,
             )
         )
         meters.append(result.meter)

@@ -65,7 +65,7 @@ def test_boxes_are_turned_back_and_made_up_rests_have_none() -> None:
     blank = np.zeros((h, w), np.uint8)
     maps = rec.PageMaps(blank, blank, blank, blank, blank)
     degrees = 1.5
-    notes, rests = rec._note_boxes(builder, maps, w, h, degrees)
+    notes, rests, _order = rec._note_boxes(builder, maps, w, h, degrees)
     assert len(notes) == 1 and len(rests) == 2 and rests[1] is None
     assert rests[0] is not None
     # the head's centre, turned by `degrees` about the page centre, lands where oemer saw it
