@@ -9,6 +9,10 @@ page's own ink is a better witness, as for clefs (`clefs.py`): the ink around oe
 staff lines removed, cut to the glyph's extent and resampled to a template's size, is
 correlated with the three glyphs verovio engraves in each training font (on a line and in a
 space, staff lines removed the same way). A clear winner replaces oemer's label.
+
+The same reading cuts a box oemer made over two stacked accidentals into one per glyph
+(`split_accidentals`) and finds the accidentals oemer has no box for at all
+(`find_missing_accidentals`).
 """
 
 from __future__ import annotations
@@ -265,6 +269,7 @@ def find_missing_accidentals(
     boxes += [tuple(float(v) for v in c.bbox) for c in clefs]
     count, labels, stats = _pieces(ink)
     head_arr = np.asarray(heads)
+    hx1, hy = head_arr[:, 0], (head_arr[:, 1] + head_arr[:, 3]) / 2
     found: list[Any] = []
     candidates = [
         (piece, b)
@@ -274,7 +279,6 @@ def find_missing_accidentals(
     for k, box in candidates:
         x, y, w, h = box[0], box[1], box[2] - box[0], box[3] - box[1]
         # level with a head just right of it
-        hx1, hy = head_arr[:, 0], (head_arr[:, 1] + head_arr[:, 3]) / 2
         beside = (
             (hx1 >= x + w - 0.25 * space)
             & (hx1 <= x + w + FIND_REACH * space)

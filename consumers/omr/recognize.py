@@ -407,12 +407,12 @@ def _oemer_stages(
                 sfns, layers.get_layer("notes"), headless, space, clefs
             )
         if READ_TIES:
-            notes = layers.get_layer("notes")
+            heads_read = list(layers.get_layer("notes"))
             # a tied note with a sign of its own is no continuation of another pitch
             tie_pairs = [
-                (notes[i], notes[j])
-                for i, j in tied_pairs(list(notes), headless, space)
-                if notes[j].sfn is None
+                (heads_read[i], heads_read[j])
+                for i, j in tied_pairs(heads_read, headless, space)
+                if heads_read[j].sfn is None
             ]
         if READ_RESTS:
             rest_reader.relabel_rests(rests, no_lines, space)
