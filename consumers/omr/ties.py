@@ -47,6 +47,8 @@ def tied(
     top = max(0, int(min(ya, yb) - REACH * space))
     bottom = min(h, int(max(ya, yb) + REACH * space) + 1)
     band = ink[top:bottom, x0:x1].astype(np.uint8)
+    if band.size == 0:
+        return False
     # leave out what crosses the band from top to bottom: barlines, stems
     strokes = band.sum(axis=0) > STROKE * space
     band[:, strokes] = 0
@@ -82,7 +84,10 @@ def tied_pairs(notes: list[Any], ink: NDArray[np.bool_], space: float) -> list[t
     heads = [
         (i, n)
         for i, n in enumerate(notes)
-        if not n.invalid and n.staff_line_pos is not None and n.track is not None
+        if not n.invalid
+        and n.staff_line_pos is not None
+        and n.track is not None
+        and n.group is not None
     ]
     by_line: dict[tuple[int, int, int], list[tuple[int, Any]]] = {}
     for i, n in heads:

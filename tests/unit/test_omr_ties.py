@@ -92,3 +92,13 @@ def test_a_tie_inside_a_bar_marks_the_notes_only() -> None:
     a, b = _raw(0, "F", 1, 0.3), _raw(0, "F", 0, 0.4)
     _tie({0: a, 1: b}, [(0, 1)])
     assert (a.tie, b.tie, b.alter) == ("start", "stop", 0)
+
+
+def test_heads_at_the_page_edge_or_without_a_staff_tie_nothing() -> None:
+    from types import SimpleNamespace
+
+    ink = np.ones((40, 200), bool)
+    assert not ties.tied(ink, (10, 38, 20, 48), (60, 38, 70, 48), 10.0)  # band off the page
+    assert not ties.tied(ink, (150, 10, 160, 20), (250, 10, 260, 20), 10.0)  # past the edge
+    stray = SimpleNamespace(bbox=(0, 0, 5, 5), invalid=False, staff_line_pos=3, track=0, group=None)
+    assert ties.tied_pairs([stray, stray], ink, 10.0) == []
