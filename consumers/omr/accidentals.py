@@ -168,13 +168,10 @@ def ink_glyph(
     x1, y1, x2, y2 = box
     xa, xb = max(0, int(x1 - reach_x * space)), min(w, int(x2 + reach_x * space) + 1)
     ya, yb = max(0, int(y1 - reach_y * space)), min(h, int(y2 + reach_y * space) + 1)
-    window = no_lines[ya:yb, xa:xb].astype(np.uint8)
+    window = no_lines[ya:yb, xa:xb]
     if window.size == 0 or not window.any():
         return None
-    # removing the staff lines cuts a glyph's strokes where they cross a line: pieces a few
-    # rows apart are one glyph
-    joined = cv2.dilate(window, np.ones((5, 1), np.uint8))
-    _n, labels = cv2.connectedComponents(joined, connectivity=8)
+    _count, labels, _stats = _pieces(window)
     core = labels[max(0, y1 - ya) : max(0, y2 - ya), max(0, x1 - xa) : max(0, x2 - xa)]
     keep = np.setdiff1d(np.unique(core), [0])
     if not len(keep):

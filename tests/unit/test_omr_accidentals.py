@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import cv2
 import numpy as np
 import pytest
 
 from consumers.omr import accidentals
-from consumers.omr.meter import find_staves, without_staff_lines
-from consumers.omr.recognize import ink_mask
-from consumers.omr.synth import labels as lc
-from consumers.omr.synth import render
+from tests.unit.engraved_staff import engrave_staff
 
 ACCID = {"FLAT": "f", "SHARP": "s", "NATURAL": "n"}
 
@@ -24,23 +20,8 @@ def _page(shape: str, font: str) -> tuple[np.ndarray, list[tuple[int, int, int, 
         f'<note pname="{p}" oct="{o}" dur="4" accid="{ACCID[shape]}"/>'
         for p, o in (("e", 4), ("a", 4), ("d", 5), ("g", 5))
     )
-    mei = render.mei_document(
-        '<scoreDef meter.count="4" meter.unit="4"><staffGrp><staffDef n="1" lines="5" '
-        'clef.shape="G" clef.line="2"/></staffGrp></scoreDef>',
-        f'<measure n="1"><staff n="1"><layer n="1">{notes}</layer></staff></measure>',
-    )
-    svg = render.engrave(mei, render.EngraveOptions(font=font, scale=80))[0]
-    image, label = render.render_page(svg)
-    staff3, seg4 = lc.unpack(label)
-    staff = (staff3 == 1).astype(np.uint8)
-    st = find_staves(staff)[0]
-    marked = (seg4 == 3).astype(np.uint8)
-    marked[:, : st.x0 + int(5 * st.space)] = 0  # the clef and the time signature
-    n, _lab, stats, _c = cv2.connectedComponentsWithStats(marked, connectivity=8)
-    boxes = [
-        (int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, area in stats[1:n] if area > 10
-    ]
-    return without_staff_lines(ink_mask(image), staff), boxes, st.space
+    page = engrave_staff([notes], font)
+    return page.no_lines(), page.boxes(3, 10, after_signatures=True), page.space
 
 
 @pytest.mark.parametrize("font", ["Leipzig", "Bravura", "Leland"])
@@ -76,28 +57,14 @@ def _chord_page(
     layer: str, font: str = "Leipzig"
 ) -> tuple[np.ndarray, list[tuple[int, int, int, int]], list[tuple[int, int, int, int]], float]:
     """Ink without staff lines and noteheads, the accidentals' and the heads' boxes."""
-    mei = render.mei_document(
-        '<scoreDef meter.count="4" meter.unit="4"><staffGrp><staffDef n="1" lines="5" '
-        'clef.shape="G" clef.line="2"/></staffGrp></scoreDef>',
-        f'<measure n="1"><staff n="1"><layer n="1">{layer}</layer></staff></measure>',
+    page = engrave_staff([layer], font)
+    ink = page.no_lines() & ~page.heads()
+    return (
+        ink,
+        page.boxes(3, 10, after_signatures=True),
+        page.boxes(2, 10, after_signatures=True),
+        page.space,
     )
-    svg = render.engrave(mei, render.EngraveOptions(font=font, scale=80))[0]
-    image, label = render.render_page(svg)
-    staff3, seg4 = lc.unpack(label)
-    staff = (staff3 == 1).astype(np.uint8)
-    st = find_staves(staff)[0]
-
-    def boxes(cls: int) -> list[tuple[int, int, int, int]]:
-        marked = (seg4 == cls).astype(np.uint8)
-        marked[:, : st.x0 + int(5 * st.space)] = 0  # the clef and the time signature
-        n, _lab, stats, _c = cv2.connectedComponentsWithStats(marked, connectivity=8)
-        return [
-            (int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, area in stats[1:n] if area > 10
-        ]
-
-    heads = cv2.dilate((seg4 == 2).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    ink = without_staff_lines(ink_mask(image), staff) & ~heads
-    return ink, boxes(3), boxes(2), st.space
 
 
 STACKED = (

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from fractions import Fraction as Fr
 
-import cv2
 import numpy as np
 import pytest
 
 from consumers.omr import ties
-from consumers.omr.meter import find_staves, without_staff_lines
-from consumers.omr.recognize import NoteBox, ink_mask
-from consumers.omr.synth import labels as lc
-from consumers.omr.synth import render
+from consumers.omr.recognize import NoteBox
 from consumers.omr.transform import RawNote, _tie
+from tests.unit.engraved_staff import engrave_staff
 
 # bar 1: F#5 then F#5 tied into bar 2; bar 2: F5 (tied end), then E5 and E5 not tied
 BARS = (
@@ -24,28 +21,8 @@ BARS = (
 
 
 def _page(font: str) -> tuple[np.ndarray, list[tuple[int, int, int, int]], float]:
-    measures = "".join(
-        f'<measure n="{i + 1}"><staff n="1"><layer n="1">{m}</layer></staff></measure>'
-        for i, m in enumerate(BARS)
-    )
-    mei = render.mei_document(
-        '<scoreDef meter.count="4" meter.unit="4"><staffGrp><staffDef n="1" lines="5" '
-        'clef.shape="G" clef.line="2"/></staffGrp></scoreDef>',
-        measures,
-    )
-    svg = render.engrave(mei, render.EngraveOptions(font=font, scale=80))[0]
-    image, label = render.render_page(svg)
-    staff3, seg4 = lc.unpack(label)
-    staff = (staff3 == 1).astype(np.uint8)
-    st = find_staves(staff)[0]
-    heads = (seg4 == 2).astype(np.uint8)
-    n, _lab, stats, _c = cv2.connectedComponentsWithStats(heads, connectivity=8)
-    boxes = sorted(
-        (int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, area in stats[1:n] if area > 20
-    )
-    ink = without_staff_lines(ink_mask(image), staff)
-    ink &= ~(cv2.dilate(heads, np.ones((3, 3), np.uint8)) > 0)
-    return ink, boxes, st.space
+    page = engrave_staff(list(BARS), font)
+    return page.no_lines() & ~page.heads(), page.boxes(2, 20), page.space
 
 
 @pytest.mark.parametrize("font", ["Leipzig", "Bravura", "Leland", "Petaluma"])
