@@ -285,6 +285,8 @@ def predicted_by_page(ir: Any, page: int) -> list[TruthNote]:
     for n in ir.notes:
         if n.provenance is None or n.provenance.page != page:
             continue
+        if n.grace:  # as in the truth: a grace note has no onset of its own in the bar
+            continue
         out.append(
             TruthNote(n.midi, n.measure - first.number, n.measure_onset, n.onset - first.onset)
         )
@@ -359,6 +361,7 @@ def run_document(
             page=i,
             rest_boxes=result.rests,
             triplet_marks=result.triplets,
+            sextuplet_marks=result.sextuplets,
             ties=result.ties,
         )
         costs.append(

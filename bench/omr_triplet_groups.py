@@ -42,7 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from omr_tuplets import TUPLET3, pieces_with_tuplets, true_threes
+from omr_tuplets import TUPLET0, pieces_with_tuplets, true_marks
 
 from consumers.omr import tuplets
 from consumers.omr.synth import labels as lc
@@ -181,12 +181,12 @@ def page_case(piece: Path, seed: int, sides: bool = True) -> PageCase | None:
             continue
         nums = [g for g in tup if g.tag == G and "tupletNum" in _classes(g)]
         uses = [u for g in nums for u in g.iter(USE)]
-        if len(uses) != 1 or TUPLET3 not in uses[0].attrib.get(HREF, ""):
+        if len(uses) != 1 or f"{TUPLET0 + 3:04X}" not in uses[0].attrib.get(HREF, ""):
             continue
         if any("tuplet" in _classes(g) for g in tup.iter(G) if g is not tup):
             continue  # nested tuplets: not what a "3" over plain notes is
         found.append((tup, to_pixels(*_translate(uses[0]))))
-    threes = true_threes(root, width, height)
+    threes = true_marks(root, width, height, 3)
     offset = _glyph_offset([p for _t, p in found], threes)
     if offset is None:
         return None

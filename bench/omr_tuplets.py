@@ -1,6 +1,7 @@
-"""How well the triplet-mark reader (consumers/omr/tuplets.py) finds the printed "3"s.
+"""How well the tuplet-mark reader (consumers/omr/tuplets.py) finds the printed "3"s (or,
+with --digit 6, the sextuplets' "6"s).
 
-    .venv/bin/python bench/omr_tuplets.py [--pages 40] [--seed 0] [--sweep]
+    .venv/bin/python bench/omr_tuplets.py [--pages 40] [--seed 0] [--sweep] [--digit 3]
 
 Pages of the *training* corpus pieces that print tuplets (never the held-out evaluation
 pieces) are engraved with random options like the training pages, 80 % degraded like a scan,
@@ -37,7 +38,7 @@ from consumers.omr.deskew import skew_degrees, turn  # noqa: E402
 from consumers.omr.meter import find_staves, without_staff_lines  # noqa: E402
 from consumers.omr.synth import corpus, degrade, render  # noqa: E402
 
-TUPLET3 = "E883"  # SMuFL tuplet3
+TUPLET0 = 0xE880  # SMuFL tuplet0; tupletN is N code points on
 Found = tuple[float, float, float, float, int]  # x, y, score, margin, side
 
 
@@ -62,8 +63,9 @@ def pieces_with_tuplets() -> list[Path]:
     return out
 
 
-def true_threes(root: ET.Element, width: int, height: int) -> NDArray[np.bool_]:
-    """Ink of every tuplet number drawn as the single glyph "3"."""
+def true_marks(root: ET.Element, width: int, height: int, digit: int) -> NDArray[np.bool_]:
+    """Ink of every tuplet number drawn as the single glyph `digit`."""
+    glyph = f"{TUPLET0 + digit:04X}"
     drawn = render.leaves(root)
     keep: set[int] = set()
     for g in root.iter(f"{{{render.SVG_NS}}}g"):
@@ -72,15 +74,15 @@ def true_threes(root: ET.Element, width: int, height: int) -> NDArray[np.bool_]:
         uses = [el for el in g.iter() if el.tag == f"{{{render.SVG_NS}}}use"]
         href = f"{{{render.XLINK_NS}}}href"
         refs = [el.attrib.get(href, el.attrib.get("href", "")) for el in uses]
-        if len(refs) == 1 and TUPLET3 in refs[0]:
+        if len(refs) == 1 and glyph in refs[0]:
             keep.update(id(el) for el in g.iter())
     return render.draw_only(root, drawn, lambda el, _c: id(el) in keep, width, height)
 
 
 def page_sample(
-    piece: Path, seed: int
+    piece: Path, seed: int, digit: int = 3
 ) -> tuple[NDArray[np.uint8], list[tuple[float, float]]] | None:
-    """(grey page at oemer's size, centres of its true 3s) or None without any."""
+    """(grey page at oemer's size, centres of its true marks) or None without any tuplet."""
     rng = random.Random(seed)
     opts = render.random_options(rng)
     pages = render.engrave(str(piece), opts, is_path=True)
@@ -91,7 +93,7 @@ def page_sample(
     root = ET.fromstring(svg)
     width, height = render.target_size(*render.svg_size(root))
     image = render.rasterize_svg(svg, width, height)
-    marks = true_threes(root, width, height).astype(np.uint8)
+    marks = true_marks(root, width, height, digit).astype(np.uint8)
     if rng.random() < 0.8:
         d = degrade.random_degradation(rng)
         image, moved = degrade.degrade(image, marks, d, seed=seed)
@@ -102,14 +104,16 @@ def page_sample(
     return image, centres
 
 
-def detect(model: Any, gray: NDArray[np.uint8]) -> tuple[list[Found], float]:
+def detect(model: Any, gray: NDArray[np.uint8], digit: int = 3) -> tuple[list[Found], float]:
     maps = rec.compute_maps(model, gray)
     # the staff spacing as production has it (oemer's staves, read on the levelled page)
     staves = find_staves(turn(maps.staff, skew_degrees(maps.staff), nearest=True))
     space = float(np.median([s.space for s in staves])) if staves else 0.0
     no_lines = without_staff_lines(rec.ink_mask(gray), maps.staff)
-    found = tuplets.find_triplet_marks(no_lines, space, maps.notehead > 0, min_score=0.5, margin=-1)
-    return found, space
+    found = tuplets.find_tuplet_marks(
+        no_lines, space, maps.notehead > 0, digits=(digit,), min_score=0.5, margin=-1
+    )
+    return [f[:5] for f in found], space
 
 
 def main() -> None:
@@ -117,6 +121,7 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--digit", type=int, default=3, choices=(3, 6))
     a = ap.parse_args()
     import torch
 
@@ -128,13 +133,14 @@ def main() -> None:
     tries = 0
     while len(samples) < a.pages and tries < 4 * a.pages:
         tries += 1
-        got = page_sample(rng.choice(pieces), rng.randrange(10**9))
+        got = page_sample(rng.choice(pieces), rng.randrange(10**9), a.digit)
         if got is None:
             continue
         gray, truth = got
-        found, space = detect(model, gray)
+        found, space = detect(model, gray, a.digit)
         samples.append((found, truth, space))
-    print(f"{len(samples)} pages, {sum(len(t) for _f, t, _s in samples)} printed 3s")
+    printed = sum(len(t) for _f, t, _s in samples)
+    print(f"{len(samples)} pages, {printed} printed {a.digit}s")
 
     def count(min_score: float, margin: float) -> tuple[int, int, int]:
         tp = fp = fn = 0

@@ -36,7 +36,7 @@ from consumers.omr.segnet.infer import load_weights, predict
 from consumers.omr.segnet.model import SegNet
 from consumers.omr.synth.labels import OEMER_PIXELS
 from consumers.omr.ties import tied_pairs
-from consumers.omr.tuplets import Mark, find_triplet_marks
+from consumers.omr.tuplets import Mark, find_tuplet_marks
 from consumers.omr.tuplets import templates as digit_templates
 from etude.errors import BadInputError
 
@@ -89,6 +89,8 @@ class PageResult:
     # the triplet "3"s printed on it: centre (x, y as fractions of the page) and their notes'
     # side (`tuplets.Mark`)
     triplets: list[Mark] = field(default_factory=list)
+    # the sextuplet "6"s, likewise
+    sextuplets: list[Mark] = field(default_factory=list)
     # (i, j): note i (an index into `notes`) tied to note j, read on the ink (`ties.py`)
     ties: list[tuple[int, int]] = field(default_factory=list)
 
@@ -290,7 +292,7 @@ def _oemer_extract(
     fast: bool = True,
     check_clefs: bool = True,
     turn_page: bool = True,
-) -> tuple[bytes, Any, float, list[Mark], list[tuple[Any, Any]]]:
+) -> tuple[bytes, Any, float, dict[int, list[Mark]], list[tuple[Any, Any]]]:
     """oemer.ete.extract from its "Load the original image" step on, maps given in memory.
 
     `fast` swaps in `oemer_fast`'s output-identical versions of oemer's six slowest functions
@@ -301,8 +303,9 @@ def _oemer_extract(
     system's key signature counted on the ink (`keys.py`). Also
     returns the angle the page was turned by before oemer read it (`deskew.py`): oemer's
     boxes are in the turned page. `turn_page` False leaves a page that is not level to
-    oemer's own dewarp alone. And, with `check_clefs`, the triplet marks on the turned page
-    (`tuplets.py`, pixel centres), and the pairs of oemer notes tied on the ink (`ties.py`)."""
+    oemer's own dewarp alone. And, with `check_clefs`, the tuplet marks on the turned page
+    by digit (3 and 6: `tuplets.py`, pixel centres), and the pairs of oemer notes tied on
+    the ink (`ties.py`)."""
     keys_read: dict[int, int] = {}  # filled by _oemer_stages before the builder runs
     with (
         oemer_fast.patched() if fast else contextlib.nullcontext(),
@@ -319,7 +322,7 @@ def _oemer_stages(
     check_clefs: bool,
     turn_page: bool = True,
     keys_read: dict[int, int] | None = None,
-) -> tuple[bytes, Any, float, list[Mark], list[tuple[Any, Any]]]:
+) -> tuple[bytes, Any, float, dict[int, list[Mark]], list[tuple[Any, Any]]]:
     from oemer import layers
     from oemer.build_system import MusicXMLBuilder
     from oemer.dewarp import dewarp, estimate_coords
@@ -376,7 +379,7 @@ def _oemer_stages(
     layers.register_layer("note_groups", np.array(groups))
     layers.register_layer("group_map", group_map)
     barlines, clefs, sfns, rests = symbol_extract()
-    marks: list[Mark] = []
+    marks: dict[int, list[Mark]] = {3: [], 6: []}
     tie_pairs: list[tuple[Any, Any]] = []
     if check_clefs:
         gray = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
@@ -388,8 +391,10 @@ def _oemer_stages(
             barlines, staffs, no_lines, not_bars, notehead > 0
         )
         space = float(np.median([st.unit_size for st in np.asarray(staffs).reshape(-1)]))
-        found = find_triplet_marks(no_lines, space, notehead > 0)
-        marks = [(x, y, side) for x, y, _score, _margin, side in found]
+        for x, y, _score, _margin, side, digit in find_tuplet_marks(
+            no_lines, space, notehead > 0, digits=(3, 6)
+        ):
+            marks[digit].append((x, y, side))
         # an accidental set close to its note touches the head on the ink: read without heads
         heads = cv2.dilate((notehead > 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         headless = no_lines & ~heads
@@ -415,6 +420,7 @@ def _oemer_stages(
                 if heads_read[j].sfn is None
             ]
         if READ_RESTS:
+            rests = rest_reader.without_repeat_dots(rests, no_lines, space)
             rest_reader.relabel_rests(rests, no_lines, space)
         if keys_read is not None:
             keys_read.update(system_keys(staffs, clefs, layers.get_layer("notes"), no_lines))
@@ -538,7 +544,8 @@ def recognize_page(
                 for a, b in tie_pairs
                 if id(a) in where and id(b) in where
             ]
-            triplets = _on_page(marks, w, h, degrees)
+            triplets = _on_page(marks[3], w, h, degrees)
+            sextuplets = _on_page(marks[6], w, h, degrees)
         except BadInputError:
             raise
         except Exception as exc:  # oemer asserts and indexes its way through odd pages
@@ -553,5 +560,6 @@ def recognize_page(
         height=h,
         meter=meter,
         triplets=triplets,
+        sextuplets=sextuplets,
         ties=ties,
     )

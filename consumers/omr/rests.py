@@ -140,6 +140,70 @@ def read_rest(
     return best, scores
 
 
+# A repeat sign's dots: two round dots, one above the other in the two middle spaces. oemer
+# boxes the dots after a start-repeat barline as a rest (a block, a quarter), which then opens
+# the bar and pushes its notes late. In staff spaces; set on the repeat signs of the
+# development pages (Clara Schumann op. 1/2) and verovio's engravings of rests in five fonts,
+# none of which is two loose dots (a sixteenth rest's are joined by its stroke, and slant).
+DOT_SIZE: Final = (0.25, 0.8)
+DOT_FILL: Final = 0.55
+DOT_APART: Final = (0.7, 1.3)
+DOT_SLANT: Final = 0.25
+
+
+def is_repeat_dots(
+    no_lines: NDArray[np.bool_], box: tuple[int, int, int, int], space: float
+) -> bool:
+    """Whether the ink boxed as a rest at `box` (x1, y1, x2, y2) is a repeat sign's two dots:
+    every piece reaching into the box is a solid dot of a dot's size, and one of them has a
+    partner dot about a space above or below it (the box may hold one dot only)."""
+    import cv2
+
+    h, w = no_lines.shape
+    x1, y1, x2, y2 = box
+    pad_x, pad_y = round(0.5 * space), round(1.5 * space)
+    xa, xb = max(0, x1 - pad_x), min(w, x2 + pad_x + 1)
+    ya, yb = max(0, y1 - pad_y), min(h, y2 + pad_y + 1)
+    window = no_lines[ya:yb, xa:xb].astype(np.uint8)
+    if window.size == 0 or not window.any():
+        return False
+    n, labels, stats, centres = cv2.connectedComponentsWithStats(window, connectivity=8)
+    core = labels[max(0, y1 - ya) : max(0, y2 - ya) + 1, max(0, x1 - xa) : max(0, x2 - xa) + 1]
+    lo, hi = DOT_SIZE[0] * space, DOT_SIZE[1] * space
+
+    def ignored(k: int) -> bool:
+        # the repeat sign's own barlines (oemer's box often takes in the thin one) and specks
+        # the staff-line removal leaves
+        _x, _y, bw, bh, area = (int(v) for v in stats[k])
+        return (bh >= 2.5 * space and bw <= 2 * space) or area < (0.2 * space) ** 2
+
+    touching = [int(k) for k in np.unique(core) if k != 0 and not ignored(int(k))]
+
+    def dot(k: int) -> bool:
+        x, y, bw, bh, area = (int(v) for v in stats[k])
+        inside = x > 0 and y > 0 and x + bw < window.shape[1] and y + bh < window.shape[0]
+        return inside and lo <= bw <= hi and lo <= bh <= hi and area >= DOT_FILL * bw * bh
+
+    if not touching or len(touching) > 2 or not all(dot(k) for k in touching):
+        return False
+    dots = [k for k in range(1, n) if dot(k)]
+    for a in touching:
+        for b in dots:
+            dx, dy = np.abs(centres[a] - centres[b]) / space
+            if b != a and dx <= DOT_SLANT and DOT_APART[0] <= dy <= DOT_APART[1]:
+                return True
+    return False
+
+
+def without_repeat_dots(found: list[Any], no_lines: NDArray[np.bool_], space: float) -> list[Any]:
+    """The rests oemer found, less those whose ink is a repeat sign's dots."""
+    return [
+        rest
+        for rest in found
+        if not is_repeat_dots(no_lines, tuple(int(v) for v in rest.bbox), space)  # type: ignore[arg-type]
+    ]
+
+
 def relabel_rests(found: list[Any], no_lines: NDArray[np.bool_], space: float) -> int:
     """Check every rest oemer found against the page's ink; where the ink clearly shows
     another value, relabel it. Returns how many changed."""

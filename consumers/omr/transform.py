@@ -100,6 +100,7 @@ class RawNote:
     tie: str | None = None
     box: NoteBox | None = None
     is_rest: bool = False
+    grace: bool = False  # printed small, before its main note: it takes no time in the bar
 
 
 @dataclass
@@ -112,6 +113,8 @@ class PageScore:
     measure_boxes: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
     # the triplet "3"s printed on the page: centre (x, y, page fractions) and their notes' side
     triplet_marks: list[Mark] = field(default_factory=list)
+    # the sextuplet "6"s, likewise
+    sextuplet_marks: list[Mark] = field(default_factory=list)
     # the length of the page's first bar where rhythm repair took it for a pick-up
     pickup: Fraction | None = None
 
@@ -194,6 +197,7 @@ def musicxml_to_page(
     rest_boxes: Sequence[NoteBox | None] = (),
     triplet_marks: Sequence[Mark] = (),
     ties: Sequence[tuple[int, int]] = (),
+    sextuplet_marks: Sequence[Mark] = (),
 ) -> PageScore:
     """oemer's MusicXML for one page → RawNotes (music21 does the MusicXML reading).
 
@@ -296,6 +300,7 @@ def musicxml_to_page(
         systems=systems,
         measure_boxes=measure_boxes,
         triplet_marks=list(triplet_marks),
+        sextuplet_marks=list(sextuplet_marks),
     )
 
 
@@ -347,12 +352,83 @@ def with_twin_heads(notes: list[RawNote]) -> list[RawNote]:
     out: list[RawNote] = []
     for n in notes:
         out.append(n)
-        if n.is_rest or n.box is None:
+        if n.is_rest or n.grace or n.box is None:
             continue
         _x, _y, w, h = n.box.bbox
         if w >= TWIN_WIDTH * width and h <= TWIN_HEIGHT * height:
             key = new_key.setdefault(n.chord_key, first_free + len(new_key))
             out.append(replace(n, voice=top_voice[(n.measure, n.staff)] + 1, chord_key=key))
+    return out
+
+
+# A notehead box at most GRACE_WIDTH times the page's median head width and at most
+# GRACE_HEIGHT times its median height is a grace note's (engravers print them at about three
+# quarters of a head). Chosen on the development pages (`bench/omr_eval.py --dev` and
+# `--dev-styles`), never the held-out ones.
+GRACE_WIDTH = 0.85
+GRACE_HEIGHT = 1.0
+# Heads whose centres are closer than this many head widths stand in one column.
+COLUMN_TOLERANCE: Final = 0.8
+
+
+def with_grace_notes(notes: list[RawNote]) -> list[RawNote]:
+    """Notes printed small (grace notes, acciaccaturas) marked as such.
+
+    oemer reads a grace note as a note of the value its flag shows, so it took time from the
+    bar and shifted every later onset. Its head tells it apart: about three quarters of a
+    head wide, where a printed head, even on a poor scan, is read within a few pixels of the
+    page's median. A head can also come out narrow where it is not (cut by a ledger line, a
+    chord's second), so a small head counts only where a grace note stands: alone in its
+    column (no full-size head of either staff above or below it) and before a full-size note
+    of its staff in the bar (the note it leads to)."""
+    heads = [n for n in notes if not n.is_rest and n.box is not None]
+    if len(heads) < 8:
+        return notes
+    width = float(np.median([n.box.bbox[2] for n in heads if n.box is not None]))
+    height = float(np.median([n.box.bbox[3] for n in heads if n.box is not None]))
+
+    def small(n: RawNote) -> bool:
+        assert n.box is not None
+        _x, _y, w, h = n.box.bbox
+        return w <= GRACE_WIDTH * width and h <= GRACE_HEIGHT * height
+
+    full = [n for n in heads if not small(n)]
+
+    def grace(n: RawNote) -> bool:
+        if n.is_rest or n.box is None or not small(n):
+            return False
+        x = _x_center(n)
+        bar = [m for m in full if m.measure == n.measure]
+        alone = all(abs(_x_center(m) - x) > COLUMN_TOLERANCE * width for m in bar)
+        return alone and any(m.staff == n.staff and _x_center(m) > x for m in bar)
+
+    # a grace head oemer put in a chord with full-size heads leaves it for a chord of its own
+    first_free = max((n.chord_key for n in notes), default=0) + 1
+    new_key: dict[int, int] = {}
+    out = []
+    for n in notes:
+        if grace(n):
+            key = new_key.setdefault(n.chord_key, first_free + len(new_key))
+            n = replace(n, grace=True, tie=None, chord_key=key)
+        out.append(n)
+    return out
+
+
+def _place_grace(grace: list[RawNote], placed: list[RawNote]) -> list[RawNote]:
+    """Each grace note at the onset of the note it leads to: the nearest placed note to its
+    right in its staff (of any staff if its own has none; the last before it at a bar's end),
+    lasting no time."""
+    out = []
+    for g in grace:
+        x = _x_center(g)
+        right = [n for n in placed if n.box is not None and _x_center(n) > x]
+        own = [n for n in right if n.staff == g.staff] or right
+        if own:
+            onset = min(own, key=_x_center).offset
+        else:
+            left = [n for n in placed if n.box is not None]
+            onset = max(left, key=_x_center).offset if left else Fraction(0)
+        out.append(replace(g, offset=onset, duration=Fraction(0)))
     return out
 
 
@@ -514,7 +590,7 @@ def _x_center(n: RawNote) -> float:
     return n.box.bbox[0] + n.box.bbox[2] / 2
 
 
-def _columns(notes: list[RawNote], tolerance: float = 0.8) -> list[list[RawNote]]:
+def _columns(notes: list[RawNote], tolerance: float = COLUMN_TOLERANCE) -> list[list[RawNote]]:
     """Noteheads grouped into columns by x: printed music puts simultaneous notes one above the
     other, in both staves. Heads closer than `tolerance` head widths share a column."""
     threshold = tolerance * float(np.median([n.box.bbox[2] for n in notes if n.box is not None]))
@@ -564,6 +640,8 @@ def _repair_by_columns(
     rest starts its notes after it). A first bar that every voice reads as at most half a bar
     keeps that length (a pick-up). Returns the notes and the bar's length.
     """
+    grace = [n for n in notes if n.grace]
+    notes = [n for n in notes if not n.grace]
     sounding = [n for n in notes if not n.is_rest]
     ends: list[Fraction] = []
     voices: dict[tuple[int, int], list[RawNote]] = defaultdict(list)
@@ -603,7 +681,7 @@ def _repair_by_columns(
         start = onsets[col_of[id(n)]]
         # A note may outlast later columns (a half note under running eighths), not the bar.
         out.append(replace(n, offset=start, duration=max(min(n.duration, total - start), _GRID)))
-    return out, total
+    return out + _place_grace(grace, out), total
 
 
 def _repair_by_voices(notes: list[RawNote], bar: Fraction) -> list[RawNote]:
@@ -628,8 +706,9 @@ def _repair_by_voices(notes: list[RawNote], bar: Fraction) -> list[RawNote]:
 
 def with_triplets(page: PageScore) -> PageScore:
     """The notes under each triplet mark printed on the page (`tuplets.triplet_groups`) take
-    two thirds of the value they were printed with (oemer reads no tuplet numbers)."""
-    if not page.triplet_marks:
+    two thirds of the value they were printed with (oemer reads no tuplet numbers); so do the
+    notes under each sextuplet mark (six in the time of four)."""
+    if not page.triplet_marks and not page.sextuplet_marks:
         return page
     sounding = [i for i, n in enumerate(page.notes) if not n.is_rest and n.box is not None]
     heads = []
@@ -639,7 +718,12 @@ def with_triplets(page: PageScore) -> PageScore:
         x, y, w, h = n.box.bbox
         heads.append(Head(x + w / 2, y + h / 2, w, h, (n.measure, n.staff), n.duration))
     notes = list(page.notes)
-    for group, value in triplet_groups(page.triplet_marks, heads):
+    groups = triplet_groups(page.triplet_marks, heads)
+    taken = {k for group, _value in groups for k in group}
+    for group, value in triplet_groups(page.sextuplet_marks, heads, size=6):
+        if not taken.intersection(group):
+            groups.append((group, value))
+    for group, value in groups:
         for k in group:
             i = sounding[k]
             notes[i] = replace(notes[i], duration=value * Fraction(2, 3))
@@ -655,19 +739,20 @@ def repair_rhythm(page: PageScore, bar: Fraction) -> PageScore:
     preferred); bars that fall short keep their onsets (the rest is silence).
     """
     by_measure: dict[int, list[RawNote]] = defaultdict(list)
-    for n in with_triplets(page).notes:
+    for n in with_grace_notes(with_triplets(page).notes):
         by_measure[n.measure].append(n)
     out: list[RawNote] = []
     pickup: Fraction | None = None
     for _m, notes in sorted(by_measure.items()):
-        sounding = [n for n in notes if not n.is_rest]
+        sounding = [n for n in notes if not n.is_rest and not n.grace]
         if sounding and all(n.box is not None for n in sounding):
             fitted, length = _repair_by_columns(notes, bar, first=_m == 0)
             out.extend(fitted)
             if _m == 0 and length < bar:
                 pickup = length
         else:
-            out.extend(_repair_by_voices(notes, bar))
+            out.extend(_repair_by_voices([n for n in notes if not n.grace], bar))
+            out.extend(replace(n, duration=Fraction(0)) for n in notes if n.grace)
     # after the onsets are solved: the second head of a pair is no evidence for the bar's
     # rhythm (counted twice, its value over-fills its voice)
     out = with_twin_heads(out)
@@ -780,6 +865,7 @@ def merge_pages(
                     voice=max(1, n.voice),
                     chord=f"p{pg.page}c{n.chord_key}" if chord_sizes[n.chord_key] > 1 else None,
                     tie=n.tie,
+                    grace=n.grace,
                     confidence=box.confidence if box is not None else 0.5,
                     provenance=Provenance(
                         page=pg.page,
@@ -830,6 +916,7 @@ def recognize_pdf(
                 page=i,
                 rest_boxes=result.rests,
                 triplet_marks=result.triplets,
+                sextuplet_marks=result.sextuplets,
                 ties=result.ties,
             )
         )

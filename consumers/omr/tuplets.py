@@ -1,4 +1,5 @@
-"""Triplet marks: the small "3" printed over or under a group of notes.
+"""Tuplet marks: the small "3" printed over or under a group of notes (and the "6" of a
+sextuplet, six notes in the time of four: each, like a triplet's, two thirds of its value).
 
 oemer reads no tuplet numbers, so the three sixteenths of a sixteenth triplet come out as
 three plain sixteenths (3/4 of a quarter where the bar has 1/2) and the rhythm solver has
@@ -6,7 +7,8 @@ no choice but to stretch or shift the notes around them: on the held-out Clara S
 most of the onsets that stay wrong with the true maps are triplets. Guessing triplets from
 the bar's arithmetic alone invents them on misread bars (it cost more than it won on the
 held-out pages), so a triplet needs its printed evidence: this module finds the marks on the
-page and `transform` gives the notes under each one two thirds of their value.
+page and `transform` gives the notes under each one two thirds of their value. A "6" is
+found the same way, against the same thresholds, and stands for six note columns.
 
 A mark is a connected piece of ink (staff lines removed) of a digit's size relative to the
 staff spacing, which, resampled to a template's size, correlates with the tuplet "3" verovio
@@ -163,15 +165,17 @@ def group_side(ink: NDArray[np.bool_], box: tuple[int, int, int, int], space: fl
     return -1 if up < down else 1 if down < up else 0
 
 
-def find_triplet_marks(
+def find_tuplet_marks(
     no_lines: NDArray[np.bool_],
     space: float,
     not_marks: NDArray[np.bool_] | None = None,
+    digits: tuple[int, ...] = (3,),
     min_score: float = MIN_SCORE,
     margin: float = MARGIN,
-) -> list[tuple[float, float, float, float, int]]:
-    """Centres (x, y, in pixels) of the "3"s printed on a page, with their score, their
-    lead over the best other digit and the side their notes are on (`group_side`).
+) -> list[tuple[float, float, float, float, int, int]]:
+    """Centres (x, y, in pixels) of the tuplet numbers among `digits` printed on a page, with
+    their score, their lead over the best other digit, the side their notes are on
+    (`group_side`) and the digit.
 
     `no_lines`: the page's ink without its staff lines; `space`: the staff spacing in pixels;
     `not_marks`: pixels that belong to something known (noteheads): a piece of ink mostly on
@@ -181,7 +185,7 @@ def find_triplet_marks(
     n, labels, stats, _ = cv2.connectedComponentsWithStats(
         no_lines.astype(np.uint8), connectivity=8
     )
-    out: list[tuple[float, float, float, float, int]] = []
+    out: list[tuple[float, float, float, float, int, int]] = []
     lo, hi = HEIGHT_SPACES[0] * space, HEIGHT_SPACES[1] * space
     for k in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[k])
@@ -193,11 +197,26 @@ def find_triplet_marks(
         if not_marks is not None and not_marks[y : y + h, x : x + w][crop].mean() > 0.3:
             continue
         scores = digit_scores(crop)
-        other = max(v for d, v in scores.items() if d != 3)
-        if scores[3] >= min_score and scores[3] - other >= margin:
-            side = group_side(no_lines & (labels != k), (x, y, w, h), space)
-            out.append((x + w / 2, y + h / 2, scores[3], scores[3] - other, side))
+        for digit in digits:
+            other = max(v for d, v in scores.items() if d != digit)
+            if scores[digit] >= min_score and scores[digit] - other >= margin:
+                side = group_side(no_lines & (labels != k), (x, y, w, h), space)
+                out.append(
+                    (x + w / 2, y + h / 2, scores[digit], scores[digit] - other, side, digit)
+                )
     return out
+
+
+def find_triplet_marks(
+    no_lines: NDArray[np.bool_],
+    space: float,
+    not_marks: NDArray[np.bool_] | None = None,
+    min_score: float = MIN_SCORE,
+    margin: float = MARGIN,
+) -> list[tuple[float, float, float, float, int]]:
+    """The "3"s of `find_tuplet_marks`: centre, score, lead and side."""
+    found = find_tuplet_marks(no_lines, space, not_marks, (3,), min_score, margin)
+    return [(x, y, score, lead, side) for x, y, score, lead, side, _d in found]
 
 
 @dataclass(frozen=True)
@@ -224,7 +243,9 @@ def _columns(heads: list[tuple[int, Head]], reach: float) -> list[list[tuple[int
     return cols
 
 
-def triplet_groups(marks: Sequence[Mark], heads: list[Head]) -> list[tuple[list[int], Fraction]]:
+def triplet_groups(
+    marks: Sequence[Mark], heads: list[Head], size: int = 3
+) -> list[tuple[list[int], Fraction]]:
     """The heads (indices) each triplet mark stands for, and the value they were printed with
     (`group_value`): three note columns of one staff in one bar, evenly spaced, centred under
     (or over) the mark, the mark beyond their heads. The staves near the mark are tried
@@ -251,7 +272,7 @@ def triplet_groups(marks: Sequence[Mark], heads: list[Head]) -> list[tuple[list[
         offers = []
         for where in dict.fromkeys(heads[i].where for _d, i in near):
             staff = [(i, h) for i, h in enumerate(heads) if h.where == where]
-            found = _group_at(mx, my, staff, hw)
+            found = _group_at(mx, my, staff, hw, size)
             if found is not None and not taken.intersection(found[0]):
                 below = heads[found[0][0]].y > my
                 offers.append((found, 1 if below else -1))
@@ -265,38 +286,40 @@ def triplet_groups(marks: Sequence[Mark], heads: list[Head]) -> list[tuple[list[
 
 
 def _group_at(
-    mx: float, my: float, staff_heads: list[tuple[int, Head]], hw: float
+    mx: float, my: float, staff_heads: list[tuple[int, Head]], hw: float, size: int = 3
 ) -> tuple[list[int], Fraction] | None:
-    """The triplet group of one staff's bar a mark at (mx, my) stands for, if any."""
+    """The group of `size` note columns of one staff's bar a mark at (mx, my) stands for, if
+    any."""
     cols = _columns(staff_heads, 0.8 * hw)
     centres = [float(np.mean([h.x for _i, h in col])) for col in cols]
     best: tuple[float, int] | None = None
-    for c in range(1, len(cols) - 1):
-        off = abs((centres[c - 1] + centres[c + 1]) / 2 - mx)
-        left, right = centres[c] - centres[c - 1], centres[c + 1] - centres[c]
-        if off > MARK_OFF_CENTRE * hw or max(left, right) > EVEN_SPACING * min(left, right):
+    for c in range(len(cols) - size + 1):
+        span = centres[c : c + size]
+        off = abs((span[0] + span[-1]) / 2 - mx)
+        gaps = np.diff(span)
+        if off > MARK_OFF_CENTRE * hw or gaps.max() > EVEN_SPACING * gaps.min():
             continue
         if best is None or off < best[0]:
             best = (off, c)
     if best is None:
         return None
     _off, c = best
-    value = group_value(cols[c - 1 : c + 2])
+    value = group_value(cols[c : c + size])
     if value is None:
         return None
-    group = [h for col in cols[c - 1 : c + 2] for _i, h in col]
+    group = [h for col in cols[c : c + size] for _i, h in col]
     top, bottom = min(h.y - h.h / 2 for h in group), max(h.y + h.h / 2 for h in group)
     if top <= my <= bottom:
         return None  # a mark stands beyond the beam, not among the heads
-    return sorted(i for col in cols[c - 1 : c + 2] for i, _h in col), value
+    return sorted(i for col in cols[c : c + size] for i, _h in col), value
 
 
 def group_value(cols: list[list[tuple[int, Head]]]) -> Fraction | None:
-    """The value the notes of a triplet group were printed with: the one read in at least two
-    of its three columns (oemer misreads a beamed note's value now and then, and the group's
+    """The value the notes of a tuplet group were printed with: the one read in more than
+    half of its columns (oemer misreads a beamed note's value now and then, and the group's
     notes share one), at most an eighth (a beamed group); None if the columns disagree."""
     per_col = [Counter(h.value for _i, h in col).most_common(1)[0][0] for col in cols]
     value, count = Counter(per_col).most_common(1)[0]
-    if count < 2 or value > Fraction(1, 2):
+    if 2 * count <= len(cols) or value > Fraction(1, 2):
         return None
     return value

@@ -75,3 +75,66 @@ def test_a_block_away_from_the_lines_is_not_told() -> None:
 def test_an_empty_box_reads_nothing() -> None:
     read, _ = rests.read_rest(np.zeros((200, 200), dtype=bool), (50, 50, 60, 80), 14, [])
     assert read is None
+
+
+def _repeat_dots(font: str) -> tuple[np.ndarray, list[Box], float]:
+    """Ink without staff lines of a staff whose second bar is repeated (a start and an end
+    repeat sign), and the box of each sign's two dots."""
+    import cv2
+
+    note = '<note pname="c" oct="5" dur="4"/>'
+    bars = "".join(
+        f'<measure n="{i}"{attr}><staff n="1"><layer n="1">{note * 4}</layer></staff></measure>'
+        for i, attr in enumerate(("", ' left="rptstart" right="rptend"', ""), start=1)
+    )
+    mei = render.mei_document(
+        '<scoreDef meter.count="4" meter.unit="4"><staffGrp><staffDef n="1" lines="5" '
+        'clef.shape="G" clef.line="2"/></staffGrp></scoreDef>',
+        bars,
+    )
+    svg = render.engrave(mei, render.EngraveOptions(font=font, scale=80))[0]
+    image, label = render.render_page(svg)
+    staff3, _seg4 = lc.unpack(label)
+    staff = (staff3 == 1).astype(np.uint8)
+    space = find_staves(staff)[0].space
+    no_lines = without_staff_lines(ink_mask(image), staff)
+    root = ET.fromstring(svg)
+    drawn = render.leaves(root)
+    members = {
+        id(el)
+        for g in root.iter(f"{{{render.SVG_NS}}}g")
+        if "barLine" in g.attrib.get("class", "").split()
+        for el in g.iter()
+    }
+    mask = render.draw_only(
+        root, drawn, lambda el, _cls: id(el) in members, image.shape[1], image.shape[0]
+    )
+    n, _labels, stats, _c = cv2.connectedComponentsWithStats(mask.astype(np.uint8))
+    dots = sorted(
+        (int(x), int(y), int(x + w), int(y + h))
+        for x, y, w, h, _area in stats[1:n]
+        if w < space and h < space  # the barlines are a staff high
+    )
+    boxes = []
+    for k in range(0, len(dots) - 1, 2):
+        (ax1, ay1, ax2, ay2), (bx1, by1, bx2, by2) = dots[k], dots[k + 1]
+        boxes.append((min(ax1, bx1), min(ay1, by1), max(ax2, bx2), max(ay2, by2)))
+    return no_lines, boxes, space
+
+
+@pytest.mark.parametrize("font", ["Leipzig", "Bravura", "Leland"])
+def test_a_repeat_signs_dots_are_no_rest(font: str) -> None:
+    no_lines, boxes, space = _repeat_dots(font)
+    assert len(boxes) == 2  # the start repeat's and the end repeat's
+    for x1, y1, x2, y2 in boxes:
+        assert rests.is_repeat_dots(no_lines, (x1, y1, x2, y2), space)
+        # oemer's box may hold one dot only
+        assert rests.is_repeat_dots(no_lines, (x1, y1, x2, (y1 + y2) // 2), space)
+
+
+@pytest.mark.parametrize("font", ["Leipzig", "Bravura", "Leland"])
+def test_no_rest_is_taken_for_repeat_dots(font: str) -> None:
+    no_lines, boxes, _lines, space = _page(font)
+    for x1, y1, x2, y2 in boxes:
+        assert not rests.is_repeat_dots(no_lines, (x1, y1, x2, y2), space)
+        assert not rests.is_repeat_dots(no_lines, (x1, y1 + (y2 - y1) // 3, x2, y2), space)

@@ -210,3 +210,71 @@ def test_twins_are_added_after_the_onsets_are_solved() -> None:
     lh[0].box = NoteBox((0.10, 0.4, 0.02, 0.01), system=1, confidence=1.0)
     fixed = repair_rhythm(PageScore(page=1, notes=[*rh, *lh], measures=1), Fr(4))
     assert sorted(n.offset for n in fixed.notes) == sorted([Fr(i) for i in range(4)] * 2 + [Fr(0)])
+
+
+def _grace_bar() -> list[RawNote]:
+    """A 3/4 bar of six eighths in the right hand whose second eighth has a grace note (a
+    sixteenth with a slash, three quarters of a head wide) printed before it; quarters below."""
+    rh = [_boxed(1, 0.10 + 0.06 * i, Fr(1, 2), i) for i in range(6)]
+    grace = _boxed(1, 0.145, Fr(1, 4), 9)
+    grace.box = NoteBox((0.145, 0.2, 0.0075, 0.0075), system=1, confidence=1.0)
+    grace.tie = "start"
+    lh = [_boxed(2, 0.10 + 0.12 * i, Fr(1), 10 + i) for i in range(3)]
+    t = Fr(0)
+    for n in [*rh[:1], grace, *rh[1:]]:  # oemer's offsets count the grace note's value
+        n.offset = t
+        t += n.duration
+    for i, n in enumerate(lh):
+        n.offset = Fr(i)
+    return [*rh, grace, *lh]
+
+
+def test_a_small_head_is_a_grace_note_that_takes_no_time() -> None:
+    fixed = repair_rhythm(PageScore(page=1, notes=_grace_bar(), measures=1), Fr(3))
+    grace = [n for n in fixed.notes if n.grace]
+    assert len(grace) == 1 and grace[0].duration == 0 and grace[0].tie is None
+    # at the onset of the eighth it leads to; the eighths keep their places
+    assert grace[0].offset == Fr(1, 2)
+    rh = sorted((n for n in fixed.notes if n.staff == 1 and not n.grace), key=lambda n: n.offset)
+    assert [n.offset for n in rh] == [Fr(i, 2) for i in range(6)]
+    assert sorted(n.offset for n in fixed.notes if n.staff == 2) == [Fr(0), Fr(1), Fr(2)]
+    # a chord of its own (a grace note in a chord with full-size heads would sound with them)
+    assert grace[0].chord_key not in {n.chord_key for n in fixed.notes if not n.grace}
+
+
+def test_grace_notes_reach_the_ir_as_grace() -> None:
+    from consumers.omr.transform import merge_pages
+
+    page = repair_rhythm(PageScore(page=1, notes=_grace_bar(), measures=1), Fr(3))
+    ir = merge_pages([page], Fr(3), page_count=1)
+    grace = [n for n in ir.notes if n.grace]
+    assert len(grace) == 1 and (grace[0].onset, grace[0].duration) == (Fr(1, 2), Fr(0))
+    assert len(ir.notes) == 10
+
+
+def test_heads_of_the_page_size_are_not_grace_notes() -> None:
+    from consumers.omr.transform import with_grace_notes
+
+    notes = _grace_bar()
+    grace = notes[6]
+    assert grace.box is not None
+    grace.box = NoteBox((0.145, 0.2, 0.009, 0.01), system=1, confidence=1.0)  # 0.9 wide
+    assert not any(n.grace for n in with_grace_notes(notes))
+    grace.box = NoteBox((0.145, 0.2, 0.007, 0.012), system=1, confidence=1.0)  # narrow, tall
+    assert not any(n.grace for n in with_grace_notes(notes))
+
+
+def test_a_small_head_where_no_grace_note_stands_is_a_note() -> None:
+    """A head read narrow in a column of full-size heads (a chord's second, a head cut by a
+    ledger line), or after the last full-size note of its staff, is no grace note."""
+    from consumers.omr.transform import with_grace_notes
+
+    notes = _grace_bar()
+    grace = notes[6]
+    assert grace.box is not None
+    grace.box = NoteBox((0.161, 0.25, 0.0075, 0.0075), system=1, confidence=1.0)  # under rh[1]
+    assert not any(n.grace for n in with_grace_notes(notes))
+    grace.box = NoteBox((0.42, 0.2, 0.0075, 0.0075), system=1, confidence=1.0)  # after rh[5]
+    assert not any(n.grace for n in with_grace_notes(notes))
+    grace.box = NoteBox((0.145, 0.2, 0.0075, 0.0075), system=1, confidence=1.0)
+    assert [n.grace for n in with_grace_notes(notes)].count(True) == 1

@@ -204,3 +204,42 @@ def test_a_bar_with_a_triplet_mark_fills_exactly() -> None:
         Fraction(5, 3),
         Fraction(2),
     ]
+
+
+# a sextuplet of sixteenths (six in the time of four), then a dotted half
+MEI_BAR_SEXTUPLET = (
+    '<measure n="1"><staff n="1"><layer n="1">'
+    '<tuplet num="6" numbase="4" num.visible="true" bracket.visible="false">'
+    '<beam><note pname="c" oct="5" dur="16"/><note pname="d" oct="5" dur="16"/>'
+    '<note pname="e" oct="5" dur="16"/><note pname="f" oct="5" dur="16"/>'
+    '<note pname="g" oct="5" dur="16"/><note pname="a" oct="5" dur="16"/></beam></tuplet>'
+    '<note pname="c" oct="5" dur="2" dots="1"/></layer></staff></measure>'
+)
+
+
+@pytest.mark.parametrize("font", ["Leipzig", "Bravura", "Leland"])
+def test_finds_the_printed_six_and_no_three(font: str) -> None:
+    no_lines, space, heads = _page(font, MEI_BAR_SEXTUPLET)
+    found = tuplets.find_tuplet_marks(no_lines, space, heads, digits=(3, 6))
+    assert [f[5] for f in found] == [6], found
+    assert tuplets.find_triplet_marks(no_lines, space, heads) == []
+
+
+def test_a_sextuplet_mark_groups_six_columns() -> None:
+    heads = [_head(100 + 20 * k, 200, SIXTEENTH) for k in range(8)]
+    # the mark over the middle of heads 1-6, above the beam
+    assert triplet_groups([(170.0, 150.0, 0)], heads, size=6) == [([1, 2, 3, 4, 5, 6], SIXTEENTH)]
+    # a "6" over the middle of three columns stands for none
+    assert triplet_groups([(170.0, 150.0, 0)], heads[2:6], size=6) == []
+
+
+def test_a_bar_with_a_sextuplet_mark_fills_exactly() -> None:
+    # six sixteenths of a sextuplet read as plain ones (1.5 quarters), then a dotted half
+    xs = [0.10 + 0.025 * k for k in range(6)] + [0.26]
+    values = [SIXTEENTH] * 6 + [Fraction(3)]
+    offsets = [sum(values[:k], Fraction(0)) for k in range(len(values))]
+    notes = [_raw(x, o, v) for x, o, v in zip(xs, offsets, values, strict=True)]
+    page = PageScore(page=1, notes=notes, measures=2, sextuplet_marks=[(0.1675, 0.27, 1)])
+    assert [n.duration for n in with_triplets(page).notes][:6] == [Fraction(1, 6)] * 6
+    fixed = repair_rhythm(page, Fraction(4))
+    assert sorted(n.offset for n in fixed.notes) == [Fraction(k, 6) for k in range(7)]
