@@ -449,6 +449,11 @@ def _drop_empty_measures(
             rest_total[(n.measure, n.staff)] += n.duration
     too_short = {m for (m, _staff), total in rest_total.items() if total < _SHORTEST_BAR}
     silent = {m for m, _staff in rest_total} - sounding - too_short
+    # oemer fills a bar it found nothing in with rests of its own (no box on the page): a
+    # silent bar needs a rest that was seen, where the page's rests carry their boxes
+    seen = {n.measure for n in notes if n.is_rest and n.box is not None}
+    if seen:
+        silent &= seen
     # A page of piano music does not open with a bar of silence in both hands; oemer reads
     # one there (whole rests in every staff) from the opening clefs and signatures.
     first_sound = min(sounding, default=0)

@@ -110,11 +110,11 @@ def test_a_page_oemer_cannot_read_turned_is_read_through_its_dewarp(
 
     def flaky(
         *_a: object, turn_page: bool = True, **_k: object
-    ) -> tuple[bytes, object, float, list[tuple[float, float]], list[object]]:
+    ) -> tuple[bytes, object, float, dict[int, list[tuple[float, float, int]]], list[object]]:
         calls.append(turn_page)
         if turn_page:
             raise AssertionError("Line(...)")  # oemer's staff-line extraction
-        return b"<score-partwise/>", SimpleNamespace(actions=[]), 0.0, [], []
+        return b"<score-partwise/>", SimpleNamespace(actions=[]), 0.0, {3: [], 6: []}, []
 
     monkeypatch.setattr(rec, "_oemer_extract", flaky)
     page = np.full((400, 300), 255, np.uint8)

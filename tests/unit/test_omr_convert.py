@@ -144,6 +144,19 @@ def test_a_silent_bar_is_kept() -> None:
     assert {n.measure for n in page.notes if not n.is_rest} == {0, 2}
 
 
+def test_a_silent_bar_of_rests_oemer_made_up_is_dropped() -> None:
+    xml = _with_measure(_OEMER_XML, _silent_measure(9))
+    seen = NoteBox((0.15, 0.4, 0.01, 0.02), system=1, confidence=0.5)
+    # the bar's two whole rests have no box (oemer fills a bar it found nothing in with rests
+    # of its own: a misread barline), while the page's other rest was seen
+    page = musicxml_to_page(xml, _BOXES, page=1, rest_boxes=[seen, None, None])
+    assert page.measures == 2
+    assert {n.measure for n in page.notes if not n.is_rest} == {0, 1}
+    # one of them seen on the page: a bar of silence
+    page = musicxml_to_page(xml, _BOXES, page=1, rest_boxes=[seen, seen, None])
+    assert page.measures == 3
+
+
 def test_a_silent_bar_before_the_first_note_is_dropped() -> None:
     first = b'    <measure number="1">'
     xml = _OEMER_XML.replace(first, _silent_measure(0) + first, 1)
