@@ -715,7 +715,9 @@ def with_triplets(page: PageScore) -> PageScore:
     notes under each sextuplet mark (six in the time of four)."""
     if not page.triplet_marks and not page.sextuplet_marks:
         return page
-    sounding = [i for i, n in enumerate(page.notes) if not n.is_rest and n.box is not None]
+    sounding = [
+        i for i, n in enumerate(page.notes) if not n.is_rest and not n.grace and n.box is not None
+    ]
     heads = []
     for i in sounding:
         n = page.notes[i]
@@ -744,7 +746,8 @@ def repair_rhythm(page: PageScore, bar: Fraction) -> PageScore:
     preferred); bars that fall short keep their onsets (the rest is silence).
     """
     by_measure: dict[int, list[RawNote]] = defaultdict(list)
-    for n in with_grace_notes(with_triplets(page).notes):
+    # grace notes first: a grace head is no member of a triplet group
+    for n in with_triplets(replace(page, notes=with_grace_notes(page.notes))).notes:
         by_measure[n.measure].append(n)
     out: list[RawNote] = []
     pickup: Fraction | None = None
