@@ -46,10 +46,7 @@ Line = tuple[int, int, int, int]  # x1, top, x2, bottom
 
 def drawn_barlines(root: ET.Element, width: int, height: int) -> NDArray[np.uint8]:
     drawn = render.leaves(root)
-    inside: set[int] = set()
-    for g in root.iter(f"{{{render.SVG_NS}}}g"):
-        if "barLine" in g.attrib.get("class", "").split():
-            inside.update(id(el) for el in g.iter())
+    inside = render.class_members(root, "barLine")
 
     def chosen(el: ET.Element, _cls: int) -> bool:
         return id(el) in inside

@@ -240,12 +240,7 @@ def _template(spec: tuple[int, int] | str, font: str) -> Template | None:
     root = ET.fromstring(pages[0])
     width, height = render.target_size(*render.svg_size(root), pixels=400_000)
     drawn = render.leaves(root)
-    in_sig = {
-        id(el)
-        for g in root.iter(f"{{{render.SVG_NS}}}g")
-        if "meterSig" in g.attrib.get("class", "").split()
-        for el in g.iter()
-    }
+    in_sig = render.class_members(root, "meterSig")
     lines = render.draw_only(root, drawn, lambda _el, c: c == lc.STAFF_LINE, width, height)
     staves = find_staves(lines.astype(np.uint8))
     sig = render.draw_only(root, drawn, lambda el, _c: id(el) in in_sig, width, height)

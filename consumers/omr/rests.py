@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -157,8 +158,6 @@ def is_repeat_dots(
     """Whether the ink boxed as a rest at `box` (x1, y1, x2, y2) is a repeat sign's two dots:
     every piece reaching into the box is a solid dot of a dot's size, and one of them has a
     partner dot about a space above or below it (the box may hold one dot only)."""
-    import cv2
-
     h, w = no_lines.shape
     x1, y1, x2, y2 = box
     pad_x, pad_y = round(0.5 * space), round(1.5 * space)
@@ -197,11 +196,12 @@ def is_repeat_dots(
 
 def without_repeat_dots(found: list[Any], no_lines: NDArray[np.bool_], space: float) -> list[Any]:
     """The rests oemer found, less those whose ink is a repeat sign's dots."""
-    return [
-        rest
-        for rest in found
-        if not is_repeat_dots(no_lines, tuple(int(v) for v in rest.bbox), space)  # type: ignore[arg-type]
-    ]
+    kept = []
+    for rest in found:
+        x1, y1, x2, y2 = (int(v) for v in rest.bbox)
+        if not is_repeat_dots(no_lines, (x1, y1, x2, y2), space):
+            kept.append(rest)
+    return kept
 
 
 def relabel_rests(found: list[Any], no_lines: NDArray[np.bool_], space: float) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Final
@@ -321,6 +321,27 @@ def _tie(by_box: dict[int, RawNote], ties: Sequence[tuple[int, int]]) -> None:
         b.tie = "continue" if b.tie in ("start", "continue") else "stop"
 
 
+def _median_head(notes: list[RawNote]) -> tuple[float, float] | None:
+    """The median width and height of the page's notehead boxes; None with fewer than eight
+    heads (too few for a median to say what a head's size is)."""
+    boxes = [n.box.bbox for n in notes if not n.is_rest and n.box is not None]
+    if len(boxes) < 8:
+        return None
+    return float(np.median([b[2] for b in boxes])), float(np.median([b[3] for b in boxes]))
+
+
+def _fresh_chord_keys(notes: list[RawNote]) -> Callable[[int], int]:
+    """Chord keys no note in `notes` uses: the same new key each time for one old key (the
+    heads of one written chord moved out together stay one chord)."""
+    first_free = max((n.chord_key for n in notes), default=0) + 1
+    given: dict[int, int] = {}
+
+    def new_key(old: int) -> int:
+        return given.setdefault(old, first_free + len(given))
+
+    return new_key
+
+
 # A notehead box this many times the page's median head width, and no taller than
 # TWIN_HEIGHT times its median height, holds two heads side by side. Chosen on the
 # development pages (`bench/omr_eval.py --dev` and `--dev-styles`), never the held-out ones.
@@ -338,17 +359,15 @@ def with_twin_heads(notes: list[RawNote]) -> list[RawNote]:
     A head box about twice a head wide and a head high is taken for two heads: the note is
     kept twice, the second in a voice of its own (same pitch, onset and value: the other
     voice's value is not read). `repair_rhythm` applies it to the notes it has placed."""
-    heads = [n.box.bbox for n in notes if not n.is_rest and n.box is not None]
-    if len(heads) < 8:
+    median = _median_head(notes)
+    if median is None:
         return notes
-    width = float(np.median([b[2] for b in heads]))
-    height = float(np.median([b[3] for b in heads]))
+    width, height = median
     top_voice: dict[tuple[int, int], int] = defaultdict(int)
     for n in notes:
         top_voice[(n.measure, n.staff)] = max(top_voice[(n.measure, n.staff)], n.voice)
     # the twins of one chord's heads form one chord of the new voice
-    first_free = max((n.chord_key for n in notes), default=0) + 1
-    new_key: dict[int, int] = {}
+    new_key = _fresh_chord_keys(notes)
     out: list[RawNote] = []
     for n in notes:
         out.append(n)
@@ -356,8 +375,8 @@ def with_twin_heads(notes: list[RawNote]) -> list[RawNote]:
             continue
         _x, _y, w, h = n.box.bbox
         if w >= TWIN_WIDTH * width and h <= TWIN_HEIGHT * height:
-            key = new_key.setdefault(n.chord_key, first_free + len(new_key))
-            out.append(replace(n, voice=top_voice[(n.measure, n.staff)] + 1, chord_key=key))
+            voice = top_voice[(n.measure, n.staff)] + 1
+            out.append(replace(n, voice=voice, chord_key=new_key(n.chord_key)))
     return out
 
 
@@ -381,18 +400,17 @@ def with_grace_notes(notes: list[RawNote]) -> list[RawNote]:
     chord's second), so a small head counts only where a grace note stands: alone in its
     column (no full-size head of either staff above or below it) and before a full-size note
     of its staff in the bar (the note it leads to)."""
-    heads = [n for n in notes if not n.is_rest and n.box is not None]
-    if len(heads) < 8:
+    median = _median_head(notes)
+    if median is None:
         return notes
-    width = float(np.median([n.box.bbox[2] for n in heads if n.box is not None]))
-    height = float(np.median([n.box.bbox[3] for n in heads if n.box is not None]))
+    width, height = median
 
     def small(n: RawNote) -> bool:
         assert n.box is not None
         _x, _y, w, h = n.box.bbox
         return w <= GRACE_WIDTH * width and h <= GRACE_HEIGHT * height
 
-    full = [n for n in heads if not small(n)]
+    full = [n for n in notes if not n.is_rest and n.box is not None and not small(n)]
 
     def grace(n: RawNote) -> bool:
         if n.is_rest or n.box is None or not small(n):
@@ -403,13 +421,11 @@ def with_grace_notes(notes: list[RawNote]) -> list[RawNote]:
         return alone and any(m.staff == n.staff and _x_center(m) > x for m in bar)
 
     # a grace head oemer put in a chord with full-size heads leaves it for a chord of its own
-    first_free = max((n.chord_key for n in notes), default=0) + 1
-    new_key: dict[int, int] = {}
+    new_key = _fresh_chord_keys(notes)
     out = []
     for n in notes:
         if grace(n):
-            key = new_key.setdefault(n.chord_key, first_free + len(new_key))
-            n = replace(n, grace=True, tie=None, chord_key=key)
+            n = replace(n, grace=True, tie=None, chord_key=new_key(n.chord_key))
         out.append(n)
     return out
 

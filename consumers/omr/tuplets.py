@@ -107,12 +107,7 @@ def _template(digit: int, font: str) -> DigitTemplate | None:
     drawn = render.leaves(root)
     lines = render.draw_only(root, drawn, lambda _el, c: c == lc.STAFF_LINE, width, height)
     staves = find_staves(lines.astype(np.uint8))
-    in_num = {
-        id(el)
-        for g in root.iter(f"{{{render.SVG_NS}}}g")
-        if "tupletNum" in g.attrib.get("class", "").split()
-        for el in g.iter()
-    }
+    in_num = render.class_members(root, "tupletNum")
     glyph = render.draw_only(root, drawn, lambda el, _c: id(el) in in_num, width, height)
     if not staves or not glyph.any():
         return None

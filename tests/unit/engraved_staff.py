@@ -22,6 +22,7 @@ class EngravedStaff:
     staff_map: np.ndarray  # uint8, the staff lines' label
     seg4: np.ndarray  # the stems/heads/clefs-keys label
     staff: Staff
+    svg: str  # what verovio engraved: its groups name each symbol's class
 
     @property
     def space(self) -> float:
@@ -50,11 +51,15 @@ class EngravedStaff:
         )
 
 
-def engrave_staff(measures: list[str], font: str) -> EngravedStaff:
-    """`measures`: each bar's layer content (MEI) on one treble staff in 4/4."""
+def engrave_staff(
+    measures: list[str], font: str, attributes: list[str] | None = None
+) -> EngravedStaff:
+    """`measures`: each bar's layer content (MEI) on one treble staff in 4/4; `attributes`:
+    each bar's own MEI attributes (' left="rptstart"'), if any."""
+    attrs = attributes or [""] * len(measures)
     bars = "".join(
-        f'<measure n="{i + 1}"><staff n="1"><layer n="1">{m}</layer></staff></measure>'
-        for i, m in enumerate(measures)
+        f'<measure n="{i + 1}"{a}><staff n="1"><layer n="1">{m}</layer></staff></measure>'
+        for i, (m, a) in enumerate(zip(measures, attrs, strict=True))
     )
     mei = render.mei_document(
         '<scoreDef meter.count="4" meter.unit="4"><staffGrp><staffDef n="1" lines="5" '
@@ -65,4 +70,4 @@ def engrave_staff(measures: list[str], font: str) -> EngravedStaff:
     image, label = render.render_page(svg)
     staff3, seg4 = lc.unpack(label)
     staff_map = (staff3 == 1).astype(np.uint8)
-    return EngravedStaff(image, staff_map, seg4, find_staves(staff_map)[0])
+    return EngravedStaff(image, staff_map, seg4, find_staves(staff_map)[0], svg)

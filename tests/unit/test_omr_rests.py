@@ -10,10 +10,8 @@ import numpy as np
 import pytest
 
 from consumers.omr import rests
-from consumers.omr.meter import find_staves, without_staff_lines
-from consumers.omr.recognize import ink_mask
-from consumers.omr.synth import labels as lc
 from consumers.omr.synth import render
+from tests.unit.engraved_staff import engrave_staff
 
 Box = tuple[int, int, int, int]
 
@@ -21,24 +19,16 @@ Box = tuple[int, int, int, int]
 def _page(font: str) -> tuple[np.ndarray, list[Box], list[float], float]:
     """Ink without staff lines, each rest's box (a whole, a half, a quarter, an eighth and a
     16th rest, one a bar, in that order), the staff's line rows, the spacing."""
-    bars = "".join(
-        f'<measure n="{i}"><staff n="1"><layer n="1"><rest dur="{d}"/>'
-        + "".join('<note pname="c" oct="5" dur="4"/>' for _ in range(4 - 4 // int(d)))
-        + "</layer></staff></measure>"
-        for i, d in enumerate(("1", "2", "4", "8", "16"), start=1)
+    page = engrave_staff(
+        [
+            f'<rest dur="{d}"/>' + '<note pname="c" oct="5" dur="4"/>' * (4 - 4 // int(d))
+            for d in ("1", "2", "4", "8", "16")
+        ],
+        font,
     )
-    mei = render.mei_document(
-        '<scoreDef meter.count="4" meter.unit="4"><staffGrp><staffDef n="1" lines="5" '
-        'clef.shape="G" clef.line="2"/></staffGrp></scoreDef>',
-        bars,
-    )
-    svg = render.engrave(mei, render.EngraveOptions(font=font, scale=80))[0]
-    image, label = render.render_page(svg)
-    staff3, _seg4 = lc.unpack(label)
-    staff = (staff3 == 1).astype(np.uint8)
-    st = find_staves(staff)[0]
-    root = ET.fromstring(svg)
+    root = ET.fromstring(page.svg)
     drawn = render.leaves(root)
+    height, width = page.image.shape
     boxes = []
     for g in root.iter(f"{{{render.SVG_NS}}}g"):
         if "rest" not in g.attrib.get("class", "").split():
@@ -48,10 +38,10 @@ def _page(font: str) -> tuple[np.ndarray, list[Box], list[float], float]:
         def inside(el: ET.Element, _cls: int, members: set[int] = members) -> bool:
             return id(el) in members
 
-        mask = render.draw_only(root, drawn, inside, image.shape[1], image.shape[0])
+        mask = render.draw_only(root, drawn, inside, width, height)
         ys, xs = np.nonzero(mask)
         boxes.append((int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1))
-    return without_staff_lines(ink_mask(image), staff), boxes, list(st.lines), st.space
+    return page.no_lines(), boxes, list(page.staff.lines), page.space
 
 
 @pytest.mark.parametrize("font", ["Leipzig", "Bravura", "Leland"])
@@ -83,43 +73,24 @@ def _repeat_dots(font: str) -> tuple[np.ndarray, list[Box], float]:
     import cv2
 
     note = '<note pname="c" oct="5" dur="4"/>'
-    bars = "".join(
-        f'<measure n="{i}"{attr}><staff n="1"><layer n="1">{note * 4}</layer></staff></measure>'
-        for i, attr in enumerate(("", ' left="rptstart" right="rptend"', ""), start=1)
-    )
-    mei = render.mei_document(
-        '<scoreDef meter.count="4" meter.unit="4"><staffGrp><staffDef n="1" lines="5" '
-        'clef.shape="G" clef.line="2"/></staffGrp></scoreDef>',
-        bars,
-    )
-    svg = render.engrave(mei, render.EngraveOptions(font=font, scale=80))[0]
-    image, label = render.render_page(svg)
-    staff3, _seg4 = lc.unpack(label)
-    staff = (staff3 == 1).astype(np.uint8)
-    space = find_staves(staff)[0].space
-    no_lines = without_staff_lines(ink_mask(image), staff)
-    root = ET.fromstring(svg)
-    drawn = render.leaves(root)
-    members = {
-        id(el)
-        for g in root.iter(f"{{{render.SVG_NS}}}g")
-        if "barLine" in g.attrib.get("class", "").split()
-        for el in g.iter()
-    }
+    page = engrave_staff([note * 4] * 3, font, ["", ' left="rptstart" right="rptend"', ""])
+    root = ET.fromstring(page.svg)
+    members = render.class_members(root, "barLine")
+    height, width = page.image.shape
     mask = render.draw_only(
-        root, drawn, lambda el, _cls: id(el) in members, image.shape[1], image.shape[0]
+        root, render.leaves(root), lambda el, _cls: id(el) in members, width, height
     )
     n, _labels, stats, _c = cv2.connectedComponentsWithStats(mask.astype(np.uint8))
     dots = sorted(
         (int(x), int(y), int(x + w), int(y + h))
         for x, y, w, h, _area in stats[1:n]
-        if w < space and h < space  # the barlines are a staff high
+        if w < page.space and h < page.space  # the barlines are a staff high
     )
     boxes = []
     for k in range(0, len(dots) - 1, 2):
         (ax1, ay1, ax2, ay2), (bx1, by1, bx2, by2) = dots[k], dots[k + 1]
         boxes.append((min(ax1, bx1), min(ay1, by1), max(ax2, bx2), max(ay2, by2)))
-    return no_lines, boxes, space
+    return page.no_lines(), boxes, page.space
 
 
 @pytest.mark.parametrize("font", ["Leipzig", "Bravura", "Leland"])

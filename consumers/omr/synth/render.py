@@ -197,6 +197,16 @@ def rasterize_svg(svg: str, width: int, height: int) -> NDArray[np.uint8]:
     return _rasterize(svg, width, height)
 
 
+def class_members(root: ET.Element, css_class: str) -> set[int]:
+    """The ids of every element inside a group verovio gave `css_class` (for `draw_only`)."""
+    return {
+        id(el)
+        for g in root.iter(f"{{{SVG_NS}}}g")
+        if css_class in g.attrib.get("class", "").split()
+        for el in g.iter()
+    }
+
+
 def draw_only(
     root: ET.Element,
     drawn: list[tuple[ET.Element, int]],
