@@ -17,6 +17,7 @@ import logging
 import threading
 import warnings
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
@@ -75,6 +76,9 @@ class NoteBox:
     bbox: tuple[float, float, float, float]  # x, y, w, h as fractions of the page
     system: int  # 1-based system (oemer's staff group) on the page
     confidence: float
+    # the value (quarters) oemer read for the note or rest before its builder stretched
+    # values to line the staves up; None where it read none
+    value: Fraction | None = None
 
 
 @dataclass
@@ -429,13 +433,20 @@ def _oemer_stages(
     layers.register_layer("sfns", np.array(sfns))
     layers.register_layer("rests", np.array(rests))
     rhythm_extract()
+    keep_read_values([*layers.get_layer("notes"), *rests])
     builder = MusicXMLBuilder(title="page")
     builder.build()
     return builder.to_musicxml(), builder, degrees, marks, tie_pairs
 
 
 def _box(
-    bbox: Any, group: Any, maps: PageMaps, width: int, height: int, back: NDArray[np.float64]
+    bbox: Any,
+    group: Any,
+    maps: PageMaps,
+    width: int,
+    height: int,
+    back: NDArray[np.float64],
+    value: Fraction | None = None,
 ) -> NoteBox:
     """A box oemer drew on the turned page, on the page as scanned, as page fractions."""
     x1, y1, x2, y2 = (int(v) for v in bbox)
@@ -457,7 +468,35 @@ def _box(
         ),
         system=int(group or 0) + 1,
         confidence=min(max(conf, 0.0), 1.0),
+        value=value,
     )
+
+
+def _read_value(sym: Any) -> Fraction | None:
+    """A note's or rest's value as oemer read it, in quarters."""
+    from oemer import build_system as bs
+
+    table: dict[Any, int] = {k: v["duration"] for k, v in bs.NOTE_TYPE_TO_RHYTHM.items()}
+    table.update(bs.REST_TYPE_TO_DURATION)
+    if getattr(sym, "label", None) not in table:
+        return None
+    value = Fraction(table[sym.label], bs.DIVISION_PER_QUATER)
+    return value * Fraction(3, 2) if getattr(sym, "has_dot", False) else value
+
+
+_READ_VALUE: Final = "etude_read_value"
+
+
+def keep_read_values(symbols: list[Any]) -> None:
+    """Keep on each oemer note and rest the value it was read with: oemer's builder then
+    stretches values (an eighth rest into a whole one) to line the two staves up, and
+    `NoteBox.value` reports the reading."""
+    for sym in symbols:
+        setattr(sym, _READ_VALUE, _read_value(sym))
+
+
+def _value_of(sym: Any) -> Fraction | None:
+    return getattr(sym, _READ_VALUE, None)
 
 
 def _turned_back(width: int, height: int, degrees: float) -> NDArray[np.float64]:
@@ -484,14 +523,19 @@ def _note_boxes(
         if isinstance(action, AddNote):
             if action.note.invalid:  # decode_note writes nothing for these
                 continue
-            notes.append(_box(action.note.bbox, action.note.group, maps, width, height, back))
+            note = action.note
+            notes.append(_box(note.bbox, note.group, maps, width, height, back, _value_of(note)))
             order.append(action.note)
         elif isinstance(action, AddRest):  # decode_rest writes every one
             rest = action.rest
             # oemer also writes rests of its own to balance the two staves' durations, boxed
             # as a point at a note column's x; only a rest it saw on the page has a box
             seen = rest.bbox is not None and rest.bbox[3] > rest.bbox[1]
-            rests.append(_box(rest.bbox, rest.group, maps, width, height, back) if seen else None)
+            rests.append(
+                _box(rest.bbox, rest.group, maps, width, height, back, _value_of(rest))
+                if seen
+                else None
+            )
     return notes, rests, order
 
 

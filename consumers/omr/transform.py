@@ -232,6 +232,11 @@ def musicxml_to_page(
                     if isinstance(el, note.Rest):
                         rest_tags = [ly.text for ly in el.lyrics if ly.text.startswith(_REST_TAG)]
                         k = int(rest_tags[0][len(_REST_TAG) :]) if rest_tags else -1
+                        rest_box = rest_boxes[k] if 0 <= k < len(rest_boxes) else None
+                        if rest_box is not None and rest_box.value:
+                            # as read on the page: oemer's builder stretches rests (an eighth
+                            # rest into a whole one) to line the two staves up
+                            dur = rest_box.value
                         notes.append(
                             RawNote(
                                 "C",
@@ -243,7 +248,7 @@ def musicxml_to_page(
                                 offset,
                                 dur,
                                 -1,
-                                box=rest_boxes[k] if 0 <= k < len(rest_boxes) else None,
+                                box=rest_box,
                                 is_rest=True,
                             )
                         )
@@ -598,9 +603,36 @@ def _credible_rests(notes: list[RawNote], bar: Fraction) -> list[RawNote]:
     return kept
 
 
+def _placed_rests(group: list[RawNote], bar: Fraction) -> list[RawNote]:
+    """The rests of one voice that take a place in the bar's columns: those oemer saw on the
+    page (boxed) and that overlap no note of their voice, with the value read. oemer's
+    offsets run over where a value is misread, so a rest is neither cut at the barline (an
+    eighth rest made a sixteenth moved the bar's last notes) nor dropped past it: where it
+    stands on the page is known."""
+    sounding = [(n.offset, n.offset + n.duration) for n in group if not n.is_rest]
+    out = []
+    for r in group:
+        if not r.is_rest or r.box is None:
+            continue
+        start, end = r.offset, min(r.offset + r.duration, bar)
+        if start < bar and any(s < end and start < e for s, e in sounding):
+            continue
+        out.append(r)
+    return out
+
+
 # A rest's value is trusted up to this (quarters): oemer reads a quarter rest as a whole one
 # often enough that a longer rest only places its column (its value weighs nothing).
 MAX_COLUMN_REST: Final = Fraction(1)
+
+
+def _unsure_rest(value: Fraction) -> bool:
+    """A rest value the onset solver does not weigh: longer than `MAX_COLUMN_REST`, or dotted
+    (print all but never dots a rest; a dotted reading is a dot of ink beside it, and counted
+    it put a sixteenth rest's column an eighth late in Joplin's bar 5)."""
+    return value > MAX_COLUMN_REST or value.numerator != 1
+
+
 # A rest within this many head widths of a note column sounds against it and places nothing.
 # Chosen on the development pieces (0.8 lost onsets there; 1.5 and 2.5 tied).
 REST_REACH: Final = 1.5
@@ -613,29 +645,61 @@ def _x_center(n: RawNote) -> float:
 
 def _columns(notes: list[RawNote], tolerance: float = COLUMN_TOLERANCE) -> list[list[RawNote]]:
     """Noteheads grouped into columns by x: printed music puts simultaneous notes one above the
-    other, in both staves. Heads closer than `tolerance` head widths share a column."""
+    other, in both staves. A chord oemer read is placed as one, at its heads' median x: a
+    second sets one head beside the stem, a head's width off, which chained the chord to the
+    next column (Clara Schumann op. 1/3, p. 3: 0.488 -> 0.620). Chords closer than
+    `tolerance` head widths share a column."""
     threshold = tolerance * float(np.median([n.box.bbox[2] for n in notes if n.box is not None]))
-    order = sorted(notes, key=_x_center)
-    columns = [[order[0]]]
-    for n in order[1:]:
-        if _x_center(n) - _x_center(columns[-1][-1]) <= threshold:
-            columns[-1].append(n)
+    chords: dict[int, list[RawNote]] = defaultdict(list)
+    for n in notes:
+        chords[n.chord_key].append(n)
+    # a chord's heads sound together; a head set beside the stem (a second) is no column of
+    # its own and must not chain the chord to the next one
+    units = sorted(
+        ((float(np.median([_x_center(n) for n in ns])), ns) for ns in chords.values()),
+        key=lambda u: u[0],
+    )
+    columns = [list(units[0][1])]
+    last = units[0][0]
+    for x, ns in units[1:]:
+        if x - last <= threshold:
+            columns[-1].extend(ns)
         else:
-            columns.append([n])
+            columns.append(list(ns))
+        last = x
     return columns
 
 
 def _with_rests(columns: list[list[RawNote]], rests: list[RawNote]) -> list[list[RawNote]]:
     """Rests added to the note columns: one clear of every column is a column of its own, in
-    its place from left to right; one near a column (a rest glyph stands a little off the
-    heads it sounds against, and many of oemer's misread rests sit on a note) adds nothing."""
+    its place from left to right. One near a column (a rest glyph stands a little off the
+    heads it sounds against) joins it where no note of its own staff and voice is in it (a
+    hand resting while the other plays: the rest's value says where that hand's next note
+    starts); one on a note of its own voice (many of oemer's misread rests sit on a note)
+    adds nothing."""
     if not rests or not columns:
         return columns
     heads = [n.box.bbox[2] for col in columns for n in col if n.box is not None]
     reach = REST_REACH * float(np.median(heads))
     centres = [float(np.mean([_x_center(n) for n in col])) for col in columns]
-    alone = [[r] for r in rests if min(abs(_x_center(r) - c) for c in centres) > reach]
-    return sorted(columns + alone, key=lambda col: min(_x_center(n) for n in col))
+    alone: list[list[RawNote]] = []
+    # rests of both staves one above the other are one column, as notes are
+    together = COLUMN_TOLERANCE * float(np.median(heads))
+    for r in sorted(rests, key=_x_center):
+        if min(abs(_x_center(r) - c) for c in centres) <= reach:
+            continue
+        if alone and _x_center(r) - _x_center(alone[-1][-1]) <= together:
+            alone[-1].append(r)
+        else:
+            alone.append([r])
+    joined = [list(col) for col in columns]
+    for r in rests:
+        gaps = [abs(_x_center(r) - c) for c in centres]
+        c = int(np.argmin(gaps))
+        own_voice = any((n.staff, n.voice) == (r.staff, r.voice) for n in columns[c])
+        if gaps[c] <= reach and not own_voice:
+            joined[c].append(r)
+    return sorted(joined + alone, key=lambda col: min(_x_center(n) for n in col))
 
 
 def _hints(columns: list[list[RawNote]], fitting: set[tuple[int, int]]) -> list[Fraction | None]:
@@ -676,14 +740,13 @@ def _repair_by_columns(
             ends.append(_measure_total(kept))
             if ends[-1] == bar:
                 fitting.add(key)
-        # only rests oemer saw on the page (boxed) and that overlap no note of their voice
-        placed_rests.extend(n for n in kept if n.is_rest and n.box is not None)
+        placed_rests.extend(_placed_rests(group, bar))
     # A rest takes time at its place in the bar as a note does: a bar that opens with a rest
     # has its first notes after it, not at the barline.
     columns = _with_rests(_columns(sounding), placed_rests)
     col_of = {id(n): c for c, col in enumerate(columns) for n in col}
     chords = {
-        (c, n.staff, n.voice, n.duration, n.is_rest and n.duration > MAX_COLUMN_REST)
+        (c, n.staff, n.voice, n.duration, n.is_rest and _unsure_rest(n.duration))
         for c, col in enumerate(columns)
         for n in col
     }

@@ -179,3 +179,15 @@ def test_a_rest_oemer_saw_keeps_its_box_and_its_place() -> None:
     # a rest oemer made up to balance the staves (no box) places nothing
     page = musicxml_to_page(_OEMER_XML, _BOXES, page=1, rest_boxes=[None])
     assert all(n.box is None for n in page.notes if n.is_rest)
+
+
+def test_a_rest_keeps_the_value_read_on_the_page_not_the_one_oemer_stretched_it_to() -> None:
+    # oemer wrote the left hand's quarter rest (lining the staves up, it may stretch an eighth
+    # rest to a whole one); the box carries what it read before that
+    eighth = Fraction(1, 2)
+    read_as_eighth = NoteBox((0.15, 0.4, 0.01, 0.02), system=1, confidence=0.5, value=eighth)
+    page = musicxml_to_page(_OEMER_XML, _BOXES, page=1, rest_boxes=[read_as_eighth])
+    assert [n.duration for n in page.notes if n.is_rest] == [Fraction(1, 2)]
+    # without a reading, the MusicXML's value stands
+    page = musicxml_to_page(_OEMER_XML, _BOXES, page=1, rest_boxes=[None])
+    assert [n.duration for n in page.notes if n.is_rest] == [Fraction(1)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from types import SimpleNamespace
 
 import cv2
@@ -74,3 +75,22 @@ def test_boxes_are_turned_back_and_made_up_rests_have_none() -> None:
     m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
     assert m @ centre == pytest.approx([706, 305], abs=1.5)
     assert (bw * w, bh * h) == pytest.approx((12, 10))
+
+
+def test_a_rest_box_reports_the_value_read_before_oemer_stretched_it() -> None:
+    from oemer.build_system import AddRest
+    from oemer.symbol_extraction import Rest, RestType
+
+    rest, dotted = Rest(), Rest()
+    for r, y in ((rest, 500), (dotted, 600)):
+        r.bbox, r.group, r.label, r.has_dot = (400, y, 410, y + 30), 0, RestType.EIGHTH, False
+    dotted.has_dot = True
+    rec.keep_read_values([rest, dotted])
+    # the builder lines the staves up (`extend_symbol_length`): the eighth rest becomes a
+    # whole one
+    rest.label = RestType.WHOLE
+    blank = np.zeros((1400, 1000), np.uint8)
+    maps = rec.PageMaps(blank, blank, blank, blank, blank)
+    builder = SimpleNamespace(actions=[AddRest(rest), AddRest(dotted)])
+    _notes, rests, _order = rec._note_boxes(builder, maps, 1000, 1400)
+    assert [r.value for r in rests if r is not None] == [Fraction(1, 2), Fraction(3, 4)]

@@ -6,7 +6,15 @@ from collections import defaultdict
 from fractions import Fraction as Fr
 
 from consumers.omr.recognize import NoteBox
-from consumers.omr.transform import PageScore, RawNote, infer_bar_length, repair_rhythm
+from consumers.omr.transform import (
+    PageScore,
+    RawNote,
+    _columns,
+    _placed_rests,
+    _with_rests,
+    infer_bar_length,
+    repair_rhythm,
+)
 
 
 def _n(measure: int, staff: int, voice: int, offset: Fr, dur: Fr, chord: int) -> RawNote:
@@ -278,3 +286,81 @@ def test_a_small_head_where_no_grace_note_stands_is_a_note() -> None:
     assert not any(n.grace for n in with_grace_notes(notes))
     grace.box = NoteBox((0.145, 0.2, 0.0075, 0.0075), system=1, confidence=1.0)
     assert [n.grace for n in with_grace_notes(notes)].count(True) == 1
+
+
+def test_a_rest_beside_another_voices_note_joins_its_column() -> None:
+    # an eighth rest of the right hand over the left hand's chord sounds from the chord's
+    # onset and tells where the next column starts; a rest on a note of its own voice is a
+    # misread and adds nothing
+    chord = _boxed(2, 0.10, Fr(3), 0)
+    eighths = [_boxed(1, 0.13 + 0.03 * i, Fr(1, 2), 1 + i) for i in range(2)]
+    columns = _columns([chord, *eighths])
+    beside = _boxed(1, 0.101, Fr(1, 2), -1, rest=True)
+    on_a_note = _boxed(1, 0.131, Fr(1), -1, rest=True)
+    joined = _with_rests(columns, [beside, on_a_note])
+    assert [len(col) for col in joined] == [2, 1, 1]
+    assert beside in joined[0]
+
+
+def test_a_rest_oemer_put_past_the_barline_still_takes_its_place() -> None:
+    # 3/4 (Clara Schumann op. 1/4, bar 18): three eighths over a dotted half chord, then an
+    # eighth rest (read as a whole rest: it weighs nothing) and a quarter rest. oemer's
+    # offsets put the second eighth at 3/2 and the quarter rest at 3, past the barline.
+    notes = [_boxed(1, x, Fr(1, 2), i) for i, x in enumerate([0.819, 0.852, 0.876])]
+    chord = _boxed(2, 0.823, Fr(3), 5)
+    eighth_rest = _boxed(1, 0.900, Fr(4), -1, rest=True)
+    quarter_rest = _boxed(1, 0.922, Fr(1), -1, rest=True)
+    for offset, n in zip([Fr(0), Fr(3, 2), Fr(2), Fr(5, 2)], [*notes, eighth_rest], strict=True):
+        n.offset = offset
+    quarter_rest.offset = Fr(3)
+    page = PageScore(page=1, notes=[*notes, chord, eighth_rest, quarter_rest], measures=1)
+    fixed = repair_rhythm(page, Fr(3))
+    assert sorted(n.offset for n in fixed.notes if n.staff == 1) == [Fr(0), Fr(1, 2), Fr(1)]
+
+
+def test_a_chord_with_a_second_is_one_column_not_a_chain() -> None:
+    # Left hand: eighth chords whose second puts one head beside the stem, a head's width to
+    # the right; the right hand's sixteenths stand between them. The displaced head must not
+    # pull the next sixteenth into the chord's column.
+    lh: list[RawNote] = []
+    for i in range(3):
+        x = 0.10 + 0.04 * i
+        lh += [_boxed(2, x, Fr(1, 2), 10 + i), _boxed(2, x + 0.009, Fr(1, 2), 10 + i)]
+    rh = [_boxed(1, 0.10 + 0.02 * i, Fr(1, 4), i) for i in range(6)]
+    for n in [*lh, *rh]:
+        n.offset = Fr(0)  # oemer's bookkeeping collapsed
+        n.measure = 1  # not the page's first bar, which may be a pick-up
+    fixed = repair_rhythm(PageScore(page=1, notes=[*lh, *rh], measures=2), Fr(3, 2))
+    assert sorted(n.offset for n in fixed.notes if n.staff == 1) == [Fr(i, 4) for i in range(6)]
+    assert sorted({n.offset for n in fixed.notes if n.staff == 2}) == [Fr(0), Fr(1, 2), Fr(1)]
+
+
+def test_rests_of_both_staves_one_above_the_other_are_one_column() -> None:
+    # a bar that ends with an eighth rest in each hand, one above the other, ends with one
+    # column lasting an eighth, not two in a row (Clara Schumann op. 1/2, bar 16)
+    columns = _columns([_boxed(1, 0.33, Fr(1, 2), 0), _boxed(2, 0.331, Fr(1, 2), 1)])
+    rests = [_boxed(1, 0.390, Fr(1, 2), -1, rest=True), _boxed(2, 0.391, Fr(1, 2), -1, rest=True)]
+    later = _boxed(2, 0.42, Fr(1, 2), -1, rest=True)
+    joined = _with_rests(columns, [*rests, later])
+    assert [len(col) for col in joined] == [2, 2, 1]
+    assert set(map(id, joined[1])) == set(map(id, rests))
+
+
+def test_a_rest_keeps_its_value_where_oemers_offset_runs_past_the_barline() -> None:
+    # 3/4, one voice as oemer offset it: quarter, quarter, eighth rest at 9/4 (over-full:
+    # the rest really starts at 2), eighth rest at 11/4, quarter rest at 3, and a rest
+    # oemer put on the first note
+    notes = [_boxed(1, 0.10, Fr(1), 0), _boxed(1, 0.13, Fr(1), 1)]
+    rests = [_boxed(1, 0.16 + 0.02 * i, v, -1, rest=True) for i, v in enumerate([Fr(1, 2)] * 2)]
+    quarter_rest = _boxed(1, 0.20, Fr(1), -1, rest=True)
+    on_a_note = _boxed(1, 0.101, Fr(1, 2), -1, rest=True)
+    oemer = [Fr(0), Fr(1), Fr(9, 4), Fr(11, 4), Fr(3)]
+    for n, offset in zip([*notes, *rests, quarter_rest], oemer, strict=True):
+        n.offset = offset
+    placed = _placed_rests([*notes, *rests, quarter_rest, on_a_note], Fr(3))
+    # each with its own value, none cut at the barline; the rest on a note left out
+    assert [(r.offset, r.duration) for r in placed] == [
+        (Fr(9, 4), Fr(1, 2)),
+        (Fr(11, 4), Fr(1, 2)),
+        (Fr(3), Fr(1)),
+    ]
