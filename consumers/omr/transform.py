@@ -679,26 +679,20 @@ def _with_rests(columns: list[list[RawNote]], rests: list[RawNote]) -> list[list
     adds nothing."""
     if not rests or not columns:
         return columns
-    heads = [n.box.bbox[2] for col in columns for n in col if n.box is not None]
-    reach = REST_REACH * float(np.median(heads))
+    head = float(np.median([n.box.bbox[2] for col in columns for n in col if n.box is not None]))
     centres = [float(np.mean([_x_center(n) for n in col])) for col in columns]
-    alone: list[list[RawNote]] = []
-    # rests of both staves one above the other are one column, as notes are
-    together = COLUMN_TOLERANCE * float(np.median(heads))
-    for r in sorted(rests, key=_x_center):
-        if min(abs(_x_center(r) - c) for c in centres) <= reach:
-            continue
-        if alone and _x_center(r) - _x_center(alone[-1][-1]) <= together:
-            alone[-1].append(r)
-        else:
-            alone.append([r])
     joined = [list(col) for col in columns]
-    for r in rests:
+    alone: list[list[RawNote]] = []
+    for r in sorted(rests, key=_x_center):
         gaps = [abs(_x_center(r) - c) for c in centres]
         c = int(np.argmin(gaps))
-        own_voice = any((n.staff, n.voice) == (r.staff, r.voice) for n in columns[c])
-        if gaps[c] <= reach and not own_voice:
-            joined[c].append(r)
+        if gaps[c] <= REST_REACH * head:
+            if all((n.staff, n.voice) != (r.staff, r.voice) for n in columns[c]):
+                joined[c].append(r)
+        elif alone and _x_center(r) - _x_center(alone[-1][-1]) <= COLUMN_TOLERANCE * head:
+            alone[-1].append(r)  # rests of both staves one above the other: one column
+        else:
+            alone.append([r])
     return sorted(joined + alone, key=lambda col: min(_x_center(n) for n in col))
 
 
