@@ -364,3 +364,35 @@ def test_a_rest_keeps_its_value_where_oemers_offset_runs_past_the_barline() -> N
         (Fr(11, 4), Fr(1, 2)),
         (Fr(3), Fr(1)),
     ]
+
+
+def test_a_dotted_rest_value_places_its_column_but_weighs_nothing() -> None:
+    # 2/4 (Joplin, bar 5): sixteenth rests over the left hand's eighths, read as dotted
+    # sixteenths (a dot of ink beside them); counted, they put the next right-hand chord
+    # late
+    def at(staff: int, x: float, value: Fr, key: int, rest: bool = False) -> RawNote:
+        n = _boxed(staff, x, value, key, rest=rest)
+        n.measure = 1
+        return n
+
+    dotted = Fr(3, 8)
+    notes = [
+        at(1, 0.185, Fr(4), -1, rest=True),  # a sixteenth rest read as a whole one
+        at(2, 0.186, Fr(1), 0),
+        at(1, 0.201, Fr(1, 4), 1),
+        at(1, 0.225, Fr(1, 4), 2),
+        at(1, 0.249, Fr(1, 4), 3),
+        at(1, 0.267, dotted, -1, rest=True),
+        at(2, 0.267, Fr(1, 2), 4),
+        at(1, 0.282, Fr(1, 4), 5),
+        at(1, 0.303, dotted, -1, rest=True),
+        at(2, 0.303, Fr(1, 2), 6),
+        at(1, 0.318, Fr(1, 4), 7),
+    ]
+    oemer = [Fr(0), Fr(0), Fr(1, 4), Fr(1, 2), Fr(3, 4), Fr(1), Fr(1)]
+    oemer += [Fr(11, 8), Fr(3, 2), Fr(3, 2), Fr(15, 8)]
+    for n, offset in zip(notes, oemer, strict=True):
+        n.offset = offset
+    fixed = repair_rhythm(PageScore(page=1, notes=notes, measures=2), Fr(2))
+    right = sorted(n.offset for n in fixed.notes if n.staff == 1)
+    assert right == [Fr(1, 4), Fr(1, 2), Fr(3, 4), Fr(5, 4), Fr(7, 4)]
