@@ -472,27 +472,24 @@ def _box(
     )
 
 
-def _read_value(sym: Any) -> Fraction | None:
-    """A note's or rest's value as oemer read it, in quarters."""
-    from oemer import build_system as bs
-
-    table: dict[Any, int] = {k: v["duration"] for k, v in bs.NOTE_TYPE_TO_RHYTHM.items()}
-    table.update(bs.REST_TYPE_TO_DURATION)
-    if getattr(sym, "label", None) not in table:
-        return None
-    value = Fraction(table[sym.label], bs.DIVISION_PER_QUATER)
-    return value * Fraction(3, 2) if getattr(sym, "has_dot", False) else value
-
-
 _READ_VALUE: Final = "etude_read_value"
 
 
 def keep_read_values(symbols: list[Any]) -> None:
-    """Keep on each oemer note and rest the value it was read with: oemer's builder then
-    stretches values (an eighth rest into a whole one) to line the two staves up, and
-    `NoteBox.value` reports the reading."""
+    """Keep on each oemer note and rest the value it was read with, in quarters (None for a
+    label with no value): oemer's builder then stretches values (an eighth rest into a whole
+    one) to line the two staves up, and `NoteBox.value` reports the reading."""
+    from oemer import build_system as bs
+
+    units: dict[Any, int] = {k: v["duration"] for k, v in bs.NOTE_TYPE_TO_RHYTHM.items()}
+    units.update(bs.REST_TYPE_TO_DURATION)
     for sym in symbols:
-        setattr(sym, _READ_VALUE, _read_value(sym))
+        value = None
+        if getattr(sym, "label", None) in units:
+            value = Fraction(units[sym.label], bs.DIVISION_PER_QUATER)
+            if getattr(sym, "has_dot", False):
+                value *= Fraction(3, 2)
+        setattr(sym, _READ_VALUE, value)
 
 
 def _value_of(sym: Any) -> Fraction | None:
@@ -525,7 +522,7 @@ def _note_boxes(
                 continue
             note = action.note
             notes.append(_box(note.bbox, note.group, maps, width, height, back, _value_of(note)))
-            order.append(action.note)
+            order.append(note)
         elif isinstance(action, AddRest):  # decode_rest writes every one
             rest = action.rest
             # oemer also writes rests of its own to balance the two staves' durations, boxed

@@ -591,16 +591,21 @@ def _credible_rests(notes: list[RawNote], bar: Fraction) -> list[RawNote]:
     oemer reads stray whole rests (a smudge, a clef fragment) and places them on top of
     notes; counted as time, they would make a correct bar look over-full.
     """
-    sounding = [(n.offset, n.offset + n.duration) for n in notes if not n.is_rest]
     kept = [n for n in notes if not n.is_rest]
     for r in notes:
         if not r.is_rest:
             continue
-        start, end = r.offset, min(r.offset + r.duration, bar)
-        if end <= start or any(s < end and start < e for s, e in sounding):
+        end = min(r.offset + r.duration, bar)
+        if end <= r.offset or _on_a_note(r, kept, bar):
             continue
-        kept.append(replace(r, duration=end - start))
+        kept.append(replace(r, duration=end - r.offset))
     return kept
+
+
+def _on_a_note(rest: RawNote, notes: list[RawNote], bar: Fraction) -> bool:
+    """Whether `rest`, cut at the barline, overlaps one of `notes` (by oemer's offsets)."""
+    start, end = rest.offset, min(rest.offset + rest.duration, bar)
+    return any(n.offset < end and start < n.offset + n.duration for n in notes if not n.is_rest)
 
 
 def _placed_rests(group: list[RawNote], bar: Fraction) -> list[RawNote]:
@@ -609,16 +614,11 @@ def _placed_rests(group: list[RawNote], bar: Fraction) -> list[RawNote]:
     offsets run over where a value is misread, so a rest is neither cut at the barline (an
     eighth rest made a sixteenth moved the bar's last notes) nor dropped past it: where it
     stands on the page is known."""
-    sounding = [(n.offset, n.offset + n.duration) for n in group if not n.is_rest]
-    out = []
-    for r in group:
-        if not r.is_rest or r.box is None:
-            continue
-        start, end = r.offset, min(r.offset + r.duration, bar)
-        if start < bar and any(s < end and start < e for s, e in sounding):
-            continue
-        out.append(r)
-    return out
+    return [
+        r
+        for r in group
+        if r.is_rest and r.box is not None and not (r.offset < bar and _on_a_note(r, group, bar))
+    ]
 
 
 # A rest's value is trusted up to this (quarters): oemer reads a quarter rest as a whole one
